@@ -1,0 +1,89 @@
+"""The ``mnas`` command line.
+
+Each subcommand lives in its own module with a ``register(subparsers)`` function.
+Exit codes: 0 success, 2 bad usage or input (one line naming the problem and the
+fix, no traceback), 1 any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from mnas.errors import MnasError, MnasInputError
+
+__all__ = ["main"]
+
+_SUBCOMMAND_MODULES = (
+    "mnas.cli._zoo",
+    "mnas.cli._arch",
+    "mnas.cli._space",
+    "mnas.cli._latency",
+    "mnas.cli._predict",
+    "mnas.cli._score",
+    "mnas.cli._search",
+    "mnas.cli._report",
+    "mnas.cli._export",
+)
+
+
+class _UsageError(Exception):
+    pass
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``mnas`` argument parser."""
+    parser = OneLineParser(
+        prog="mnas",
+        description="Hardware-aware neural architecture search for MobileNet-family networks.",
+        epilog="Main job: mnas search --target pixel4 --budget 20ms",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=OneLineParser)
+    subparsers.required = True
+    for module_name in _SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                continue  # subcommand not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        result = args.func(args)
+        return int(result or 0)
+    except _UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except MnasInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except MnasError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; rerun the same command to resume where it stopped",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Helpers shared by CLI subcommands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mnas.arch import Arch, load_arch
+from mnas.errors import MnasInputError
+
+__all__ = ["print_json", "resolve_arch"]
+
+
+def resolve_arch(name_or_path: str) -> Arch:
+    """An architecture from a zoo name or an arch file path.
+
+    Raises:
+        MnasInputError: Neither a zoo name nor a readable arch file.
+    """
+    from mnas.models import get_arch, list_archs
+
+    if name_or_path in list_archs():
+        return get_arch(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix == ".json" or path.exists() or "/" in name_or_path:
+        return load_arch(path)
+    raise MnasInputError(
+        f"unknown architecture {name_or_path!r}: not a zoo name and not a file; see "
+        "`mnas zoo list` or pass a path to an mnas-arch/1 JSON file")
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as one JSON document on stdout."""
+    json.dump(data, sys.stdout, indent=1)
+    sys.stdout.write("\n")

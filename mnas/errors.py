@@ -1,0 +1,29 @@
+"""Exceptions raised by mnas.
+
+Every error meant for a user derives from :class:`MnasError`. Input problems
+(:class:`MnasInputError`, also a :class:`ValueError`) make the CLI exit with
+code 2 and a single line naming the problem and the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MnasError", "MnasInputError", "MissingLatencyKeyError"]
+
+
+class MnasError(Exception):
+    """Base class of every error mnas raises on purpose."""
+
+
+class MnasInputError(MnasError, ValueError):
+    """Bad user input: a malformed file, an unknown name, an impossible value.
+
+    The message names the offending field or file, the value received and what
+    is allowed, so that the CLI can print it as one line and exit with code 2.
+    """
+
+
+class MissingLatencyKeyError(MnasInputError, KeyError):
+    """A latency table has no entry for an operator key the prediction needs."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,233 @@
+"""Predict an architecture's latency on a target from its latency table."""
+
+from __future__ import annotations
+
+import abc
+import functools
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mnas.arch import Arch
+from mnas.errors import MissingLatencyKeyError, MnasInputError
+from mnas.latency._opkey import OpKey, op_keys
+from mnas.latency._table import LatencyTable, load_table
+
+__all__ = [
+    "BlockLatency",
+    "DeviceModel",
+    "Estimate",
+    "LatencyPredictor",
+    "TablePredictor",
+    "default_tables_dir",
+    "list_targets",
+    "predict",
+    "resolve_target",
+]
+
+
+class DeviceModel(Protocol):
+    """An analytic model that estimates one operator key's latency (used by estimated tables)."""
+
+    def predict_ms(self, key: OpKey) -> float:
+        """Estimated latency of ``key`` in ms."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockLatency:
+    """One unit's share of a prediction.
+
+    Attributes:
+        key: The operator key string.
+        ms: Its latency from the table (before whole-network calibration).
+        source: ``table`` (a tabulated entry) or ``device_model`` (computed).
+    """
+
+    key: str
+    ms: float
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Estimate:
+    """A predicted latency with its band and where it comes from.
+
+    Attributes:
+        latency_ms: Calibrated whole-network prediction.
+        low_ms: Lower end of the band the table declares.
+        high_ms: Upper end of the band.
+        band: The band as a fraction (0.1 = ±10%).
+        provenance: ``measured`` (table measured on the device) or ``estimated``.
+        target: The target name.
+        device: The device and runtime, in words.
+        per_block: Every unit's latency, stem first, head last.
+    """
+
+    latency_ms: float
+    low_ms: float
+    high_ms: float
+    band: float
+    provenance: str
+    target: str
+    device: str
+    per_block: tuple[BlockLatency, ...]
+
+    def describe(self) -> str:
+        """One line such as ``18.4 ms (estimated ±15% on Pixel 4, TFLite 1 thread)``."""
+        return (f"{self.latency_ms:.2f} ms ({self.provenance} ±{self.band * 100:.0f}% on "
+                f"{self.device})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``mnas predict --json``)."""
+        return {
+            "latency_ms": self.latency_ms,
+            "low_ms": self.low_ms,
+            "high_ms": self.high_ms,
+            "band": self.band,
+            "provenance": self.provenance,
+            "target": self.target,
+            "device": self.device,
+            "per_block": [{"key": b.key, "ms": b.ms, "source": b.source}
+                          for b in self.per_block],
+        }
+
+
+class LatencyPredictor(abc.ABC):
+    """Predicts the latency of an :class:`Arch` on one target.
+
+    Contract: ``predict`` is a pure function of the arch (no I/O, no randomness), raises
+    :class:`~mnas.errors.MissingLatencyKeyError` naming the key and the command that
+    measures it rather than guessing, and labels its result ``measured`` only when every
+    number behind it was measured on the device.
+    """
+
+    target: str
+
+    @abc.abstractmethod
+    def predict(self, arch: Arch) -> Estimate:
+        """The latency estimate of ``arch``."""
+
+
+class TablePredictor(LatencyPredictor):
+    """Sum of per-key table entries, corrected by the table's whole-network calibration.
+
+    Args:
+        table: The latency table.
+        space_hint: Named in the "how to measure" command of a missing-key error.
+    """
+
+    def __init__(self, table: LatencyTable, *, space_hint: str | None = None) -> None:
+        self.table = table
+        self.target = table.header.target
+        self._space_hint = space_hint
+        self._entries = {key: entry.median_ms for key, entry in table.entries.items()}
+        self._cache: dict[str, float] = {}
+        self._model: DeviceModel | None = None
+        if table.header.missing_keys == "device_model":
+            from mnas.latency._device_model import load_device_model
+
+            self._model = load_device_model(table.device_model or {})
+        header = table.header
+        self._device = (f"{header.device}, {header.runtime} {header.runtime_version}, "
+                        f"{header.threads} thread{'s' if header.threads != 1 else ''}")
+        self._provenance = header.provenance
+        self._band = float(header.error_band)
+        cal = table.calibration
+        self._a = cal.a if cal else 1.0
+        self._b = cal.b if cal else 0.0
+
+    def _lookup(self, key: OpKey) -> BlockLatency:
+        text = str(key)
+        value = self._entries.get(text)
+        if value is not None:
+            return BlockLatency(key=text, ms=value, source="table")
+        if self._model is not None:
+            value = self._cache.get(text)
+            if value is None:
+                value = float(self._model.predict_ms(key))
+                self._cache[text] = value
+            return BlockLatency(key=text, ms=value, source="device_model")
+        space = f" --space {self._space_hint}" if self._space_hint else ""
+        location = f" {self.table.path}" if self.table.path else ""
+        raise MissingLatencyKeyError(
+            f"latency table{location} for target {self.target!r} has no entry for key "
+            f"{text!r}; measure it on the device with `mnas latency build --target "
+            f"{self.target}{space}` (it only measures what is missing)")
+
+    def predict(self, arch: Arch) -> Estimate:
+        """The calibrated latency of ``arch`` with the table's error band."""
+        per_block = tuple(self._lookup(key) for key in op_keys(arch))
+        total = self._a * sum(b.ms for b in per_block) + self._b
+        provenance = self._provenance
+        if provenance == "measured" and any(b.source != "table" for b in per_block):
+            provenance = "estimated"
+        return Estimate(
+            latency_ms=total, low_ms=total * (1 - self._band), high_ms=total * (1 + self._band),
+            band=self._band, provenance=provenance, target=self.target, device=self._device,
+            per_block=per_block)
+
+    def predict_ms(self, arch: Arch) -> float:
+        """Just the calibrated latency in ms (the search's hot path)."""
+        total = 0.0
+        for key in op_keys(arch):
+            total += self._lookup(key).ms
+        return self._a * total + self._b
+
+
+def default_tables_dir() -> Path:
+    """Where shipped and built tables live: ``$MNAS_TABLES`` or the project's ``latency_tables/``."""
+    env = os.environ.get("MNAS_TABLES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "latency_tables"
+
+
+def host_target_name() -> str:
+    """The file stem of this host's default table (CPU model, onnxruntime, 1 thread)."""
+    from mnas.latency._host import host_table_name
+
+    return host_table_name()
+
+
+def list_targets() -> list[str]:
+    """Target names of the tables in :func:`default_tables_dir`."""
+    folder = default_tables_dir()
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_table(path: str, mtime: float) -> LatencyTable:
+    return load_table(path)
+
+
+def resolve_target(target: str) -> LatencyTable:
+    """The latency table of ``target``: a table file path, ``host``, or a shipped name.
+
+    Raises:
+        MnasInputError: Unknown target, naming the known ones and how to build a table.
+    """
+    candidate = Path(target)
+    if candidate.suffix == ".json" and candidate.exists():
+        return _cached_table(str(candidate.resolve()), candidate.stat().st_mtime)
+    if target == "host":
+        name = host_target_name()
+        path = default_tables_dir() / f"{name}.json"
+        if not path.exists():
+            raise MnasInputError(
+                f"no latency table for this host ({name}, {platform.processor() or 'cpu'}); "
+                "build it with `mnas latency build --target host` (minutes on 2 cores)")
+        return _cached_table(str(path), path.stat().st_mtime)
+    path = default_tables_dir() / f"{target}.json"
+    if path.exists():
+        return _cached_table(str(path), path.stat().st_mtime)
+    known = ", ".join(["host", *list_targets()])
+    raise MnasInputError(
+        f"unknown target {target!r}; use one of: {known}, or a path to a latency table "
+        "(build one on your device with `mnas latency build`)")
+
+
+def predict(arch: Arch, *, target: str) -> Estimate:
+    """Predict the latency of ``arch`` on ``target`` (see :func:`resolve_target`)."""
+    return TablePredictor(resolve_target(target)).predict(arch)

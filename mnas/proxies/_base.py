@@ -1,0 +1,121 @@
+"""The accuracy-proxy contract and the proxy registry.
+
+An accuracy proxy maps an :class:`~mnas.arch.Arch` to one float that should rank
+architectures the way their trained accuracy would (higher = better), at a tiny
+fraction of the cost of training them.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+from typing import Any, ClassVar
+
+from mnas.arch import Arch
+from mnas.errors import MnasInputError
+
+__all__ = ["AccuracyProxy", "get_proxy", "list_proxies", "proxy_class", "register_proxy"]
+
+
+class AccuracyProxy(abc.ABC):
+    """Base class of every accuracy proxy.
+
+    Contract (checked for every registered proxy by ``tests/proxies/test_conformance.py``):
+
+    * ``score(arch)`` returns a finite Python ``float``; higher means the proxy expects
+      higher accuracy. Scores are comparable between architectures scored by the *same*
+      proxy instance only.
+    * Deterministic: the same constructor arguments (including ``seed``) and the same
+      ``Arch`` give bit-identical scores on CPU, in any call order, in any process.
+      Proxies own a ``torch.Generator`` seeded per call and never touch the global
+      random state (``torch``, ``numpy`` or ``random``).
+    * Constructors take keyword-only arguments; unknown ones are an error, never ignored.
+    * No network I/O: data-driven proxies read a local ``.npz`` file or ImageFolder only.
+    * ``score`` does not mutate ``arch`` and keeps no per-arch state, so one instance may
+      score thousands of architectures (the search does).
+
+    Attributes:
+        name: The registry name (``mnas score --proxy NAME``).
+        needs_data: Whether the constructor requires a ``data`` path.
+        cost: Rough cost class: ``"analytic"`` (microseconds), ``"forward"`` (a few
+            forward/backward passes, ~0.1 s on a CPU core), ``"train"`` (seconds to minutes).
+    """
+
+    name: ClassVar[str] = ""
+    needs_data: ClassVar[bool] = False
+    cost: ClassVar[str] = "analytic"
+
+    @abc.abstractmethod
+    def score(self, arch: Arch) -> float:
+        """The proxy's score of ``arch``; higher = expected more accurate."""
+
+    def score_many(self, archs: list[Arch]) -> list[float]:
+        """Score several architectures in order (``score`` applied to each)."""
+        return [self.score(arch) for arch in archs]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+_REGISTRY: dict[str, type[AccuracyProxy]] = {}
+
+
+def register_proxy(cls: type[AccuracyProxy]) -> type[AccuracyProxy]:
+    """Class decorator adding a proxy class to the registry under ``cls.name``.
+
+    Raises:
+        ValueError: If the name is empty or already registered.
+    """
+    if not cls.name:
+        raise ValueError(f"proxy class {cls.__name__} must set a non-empty `name`")
+    if cls.name in _REGISTRY:
+        raise ValueError(f"accuracy proxy {cls.name!r} is already registered; pick another name")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def list_proxies() -> list[str]:
+    """Names of the registered proxies, sorted."""
+    return sorted(_REGISTRY)
+
+
+def proxy_class(name: str) -> type[AccuracyProxy]:
+    """The registered proxy class ``name``.
+
+    Raises:
+        MnasInputError: For an unknown name, listing the known ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise MnasInputError(
+            f"unknown accuracy proxy {name!r}; choose one of {', '.join(list_proxies())}"
+        ) from None
+
+
+def get_proxy(name: str, **kwargs: Any) -> AccuracyProxy:
+    """Construct the registered proxy ``name`` with keyword arguments ``kwargs``.
+
+    Args:
+        name: A name from :func:`list_proxies`.
+        **kwargs: Passed to the proxy's constructor (e.g. ``seed``, ``data``).
+
+    Raises:
+        MnasInputError: Unknown name, an argument the proxy does not take, or a
+            data-driven proxy without ``data``.
+    """
+    cls = proxy_class(name)
+    params = inspect.signature(cls.__init__).parameters
+    allowed = [p for p in params if p != "self" and params[p].kind == inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise MnasInputError(
+            f"accuracy proxy {name!r} takes the arguments {', '.join(allowed) or '(none)'}, "
+            f"got unknown {', '.join(unknown)}")
+    if cls.needs_data and kwargs.get("data") is None:
+        raise MnasInputError(
+            f"accuracy proxy {name!r} is data-driven and needs a dataset: pass data=PATH "
+            "(`--data PATH`, a .npz with x uint8 NHWC and y, or an ImageFolder directory)")
+    return cls(**kwargs)
+
+

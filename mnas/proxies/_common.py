@@ -1,0 +1,83 @@
+"""Helpers shared by the network-based proxies: seeded builds, inits, resolution override."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mnas.arch import Arch
+from mnas.errors import MnasInputError
+from mnas.models import MobileNet, build
+
+__all__ = ["check_resolution", "at_resolution", "build_seeded", "make_generator", "pre_gap"]
+
+
+def check_resolution(resolution: int | None) -> int | None:
+    """Validate a proxy's ``resolution`` override (None = the arch's own)."""
+    if resolution is None:
+        return None
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
+        raise MnasInputError(
+            f"proxy resolution must be an int >= 8 or None (the arch's own), got {resolution!r}")
+    return resolution
+
+
+def at_resolution(arch: Arch, resolution: int | None) -> Arch:
+    """``arch`` evaluated at ``resolution`` instead of its own (None keeps it)."""
+    if resolution is None or resolution == arch.resolution:
+        return arch
+    return arch.replace(resolution=resolution)
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A fresh CPU generator seeded with ``seed`` (never the global one)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise MnasInputError(f"proxy seed must be an int, got {seed!r}")
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(seed)
+    return gen
+
+
+def build_seeded(arch: Arch, generator: torch.Generator, *, init: str = "kaiming") -> MobileNet:
+    """Build ``arch`` and initialise it from ``generator`` only.
+
+    The builder's own initialisation draws from the global RNG; it runs inside
+    ``torch.random.fork_rng`` so the caller's global state is left untouched, and is
+    then overwritten from ``generator``.
+
+    Args:
+        arch: The architecture.
+        generator: Source of every random weight.
+        init: ``"kaiming"`` (torchvision's MobileNet init: Kaiming-normal fan-out convs,
+            N(0, 0.01) Linear) or ``"gaussian"`` (every conv/Linear weight N(0, 1), as
+            Zen-NAS prescribes). BatchNorm weight 1, every bias 0 in both.
+
+    Returns:
+        The network in train mode.
+    """
+    with torch.random.fork_rng(devices=[]):
+        model = build(arch)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):
+                if init == "gaussian":
+                    nn.init.normal_(module.weight, 0.0, 1.0, generator=generator)
+                elif isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", generator=generator)
+                else:
+                    nn.init.normal_(module.weight, 0.0, 0.01, generator=generator)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+    model.train()
+    return model
+
+
+def pre_gap(model: MobileNet, x: torch.Tensor) -> torch.Tensor:
+    """The last feature map before global average pooling (includes a pre-pool head conv)."""
+    features = model.forward_features(x)
+    if not model.pool_first:
+        features = model.head_conv(features)
+    return features

@@ -1,0 +1,136 @@
+"""Analytic parameter and multiply-accumulate counts of an ``Arch``, and their proxies.
+
+One walker (:func:`arch_costs`) over the ``Arch`` itself, never over modules. It
+counts what :func:`mnas.models.build` instantiates: parameters of every conv,
+BatchNorm (weight and bias) and Linear; MACs of convolutions and Linear layers only
+(no BatchNorm, bias, activation, pooling or residual add), the convention of
+NAS-Bench-Macro's ``count_FLOPs`` and of the MobileNet papers' "MAdds".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mnas.arch import Arch, Block, conv_out_size
+from mnas.proxies._base import AccuracyProxy, register_proxy
+
+__all__ = ["ArchCosts", "FlopsProxy", "ParamsProxy", "arch_costs"]
+
+
+@dataclass(frozen=True)
+class ArchCosts:
+    """Analytic size of an architecture.
+
+    Attributes:
+        params: Trainable parameters of the built network.
+        macs: Multiply-accumulates of conv and Linear layers for one image at
+            ``arch.resolution``.
+    """
+
+    params: int
+    macs: int
+
+
+def _conv(cin: int, cout: int, kernel: int, groups: int, out_hw: int, *, bias: bool = False,
+          bn: bool = True) -> tuple[int, int]:
+    weights = cout * (cin // groups) * kernel * kernel
+    params = weights + (cout if bias else 0) + (2 * cout if bn else 0)
+    return params, weights * out_hw * out_hw
+
+
+def _se(channels: int, squeeze: int) -> tuple[int, int]:
+    # two 1x1 convs with bias on the pooled 1x1 map
+    return (channels * squeeze + squeeze + squeeze * channels + channels,
+            2 * channels * squeeze)
+
+
+def _block(block: Block, size: int) -> tuple[int, int, int]:
+    out = conv_out_size(size, block.kernel, block.stride)
+    parts: list[tuple[int, int]] = []
+    if block.type == "ir":
+        parts.append(_conv(block.in_channels, block.mid_channels, 1, 1, size))
+        parts.append(_conv(block.mid_channels, block.mid_channels, block.kernel,
+                           block.mid_channels, out))
+        if block.has_se:
+            parts.append(_se(block.mid_channels, block.se_channels))
+        parts.append(_conv(block.mid_channels, block.out_channels, 1, 1, out))
+    elif block.type in ("ds", "dsa"):
+        parts.append(_conv(block.in_channels, block.in_channels, block.kernel,
+                           block.in_channels, out))
+        if block.has_se:
+            parts.append(_se(block.in_channels, block.se_channels))
+        parts.append(_conv(block.in_channels, block.out_channels, 1, 1, out))
+    else:  # "cn"
+        parts.append(_conv(block.in_channels, block.out_channels, block.kernel, 1, out))
+    return sum(p for p, _ in parts), sum(m for _, m in parts), out
+
+
+def arch_costs(arch: Arch) -> ArchCosts:
+    """Count the parameters and MACs of ``arch`` analytically.
+
+    Args:
+        arch: The architecture.
+
+    Returns:
+        The counts; ``params`` equals ``sum(p.numel() for p in build(arch).parameters())``.
+    """
+    size = conv_out_size(arch.resolution, arch.stem.kernel, arch.stem.stride)
+    params, macs = _conv(3, arch.stem.channels, arch.stem.kernel, 1, size)
+    for block in arch.blocks:
+        p, m, size = _block(block, size)
+        params += p
+        macs += m
+    width = arch.feature_channels
+    head = arch.head
+    if head.channels is not None:
+        hw = size if head.type == "conv_bn_act_pool" else 1
+        p, m = _conv(width, head.channels, 1, 1, hw)
+        params += p
+        macs += m
+        width = head.channels
+    for out in (head.hidden, arch.num_classes):
+        if out is not None:
+            params += width * out + out
+            macs += width * out
+            width = out
+    return ArchCosts(params=params, macs=macs)
+
+
+@register_proxy
+class ParamsProxy(AccuracyProxy):
+    """Parameter count (the usual baseline; log-scaled, so higher is better and scale-free).
+
+    Surveys of zero-cost proxies (e.g. Krishnakumar et al., NeurIPS 2022 "NAS-Bench-Suite-Zero")
+    find #params a strong baseline that many proxies fail to beat.
+
+    Args:
+        seed: Accepted for a uniform interface; the count is exact and needs no randomness.
+    """
+
+    name = "params"
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = seed
+
+    def score(self, arch: Arch) -> float:
+        return math.log(arch_costs(arch).params)
+
+
+@register_proxy
+class FlopsProxy(AccuracyProxy):
+    """Multiply-accumulates at the arch's resolution (log-scaled; the FLOPs baseline).
+
+    Counted analytically from the ``Arch`` (conv + Linear MACs, see :func:`arch_costs`).
+
+    Args:
+        seed: Accepted for a uniform interface; the count is exact and needs no randomness.
+    """
+
+    name = "flops"
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = seed
+
+    def score(self, arch: Arch) -> float:
+        return math.log(arch_costs(arch).macs)

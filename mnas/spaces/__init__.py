@@ -1,0 +1,18 @@
+"""Search spaces loaded from ``search_spaces/*.yaml``, sampled with Optuna's trial API."""
+
+from __future__ import annotations
+
+from mnas.spaces._loader import default_spaces_dir, list_spaces, load_space, space_from_dict
+from mnas.spaces._space import FixedBlock, SearchSpace, StageSpec, TrialLike, random_trial
+
+__all__ = [
+    "FixedBlock",
+    "SearchSpace",
+    "StageSpec",
+    "TrialLike",
+    "default_spaces_dir",
+    "list_spaces",
+    "load_space",
+    "random_trial",
+    "space_from_dict",
+]
