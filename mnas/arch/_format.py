@@ -69,10 +69,10 @@ def _get_act(source: str, data: Mapping[str, Any], key: str, field: str, default
 
 
 def _get_choice(source: str, data: Mapping[str, Any], key: str, default: str,
-                choices: tuple[str, ...]) -> str:
+                choices: tuple[str, ...], field: str | None = None) -> str:
     value = data.get(key, default)
     if value not in choices:
-        raise _type_error(source, key, value, "one of " + ", ".join(choices))
+        raise _type_error(source, field or key, value, "one of " + ", ".join(choices))
     return value
 
 
@@ -150,7 +150,7 @@ def arch_from_dict(data: Mapping[str, Any], *, source: str = "arch") -> Arch:
     _check_keys(source, head_data, "head", ("type", "channels", "hidden", "act", "dropout"))
     head = Head(
         type=_get_choice(source, head_data, "type", "conv_bn_act_pool",
-                         ("conv_bn_act_pool", "pool_conv_act")),
+                         ("conv_bn_act_pool", "pool_conv_act"), field="head.type"),
         channels=_get_int(source, head_data, "channels", "head.channels", default=None,
                           nullable=True),
         hidden=_get_int(source, head_data, "hidden", "head.hidden", default=None, nullable=True),

@@ -108,9 +108,11 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
             raise MnasInputError(
                 f"{where} {token!r}: missing required option {opt!r} "
                 f"(an '{block_type}' token needs {', '.join(required)})")
-    if "e" in values and block_type != "ir":
+    if "e" in values and block_type != "ir" and float(values["e"]) != 1.0:
+        # timm writes ``e1`` on ds blocks (no expansion); anything else is meaningless there.
         raise MnasInputError(
-            f"{where} {token!r}: option 'e' is only for 'ir' blocks; remove it")
+            f"{where} {token!r}: option 'e' is only for 'ir' blocks ('{block_type}' blocks "
+            "do not expand; 'e1' is accepted); remove it")
     act = None
     if "n" in values:
         code = values["n"]
@@ -125,7 +127,7 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
         repeats=int(values["r"]),
         kernel=int(values["k"]),
         stride=int(values["s"]),
-        expansion=float(values["e"]) if "e" in values else None,
+        expansion=float(values["e"]) if "e" in values and block_type == "ir" else None,
         out_channels=int(values["c"]),
         se_ratio=float(values.get("se", 0.0)),
         act=act,

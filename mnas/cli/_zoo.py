@@ -1,0 +1,42 @@
+"""``mnas zoo list``: the registered reference architectures."""
+
+from __future__ import annotations
+
+import argparse
+
+from mnas.cli._common import print_json
+
+__all__ = ["register"]
+
+
+def _list(args: argparse.Namespace) -> int:
+    from mnas._profile import profile
+    from mnas.models import get_arch, list_archs
+
+    rows = []
+    for name in list_archs():
+        arch = get_arch(name)
+        row = {"name": name, "resolution": arch.resolution, "blocks": len(arch.blocks)}
+        if args.profile:
+            prof = profile(arch)
+            row.update(params=prof.params, macs=prof.macs)
+        rows.append(row)
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        extra = (f"  {row['params'] / 1e6:6.2f}M params  {row['macs'] / 1e6:7.1f}M MACs"
+                 if args.profile else "")
+        print(f"{row['name']:<28} {row['resolution']}px  {row['blocks']:>2} blocks{extra}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``mnas zoo``."""
+    zoo = subparsers.add_parser("zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet)")
+    verbs = zoo.add_subparsers(dest="zoo_command", metavar="VERB")
+    verbs.required = True
+    listing = verbs.add_parser("list", help="list registered architectures")
+    listing.add_argument("--profile", action="store_true", help="also count params and MACs")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=_list)
