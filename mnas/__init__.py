@@ -1,0 +1,49 @@
+"""mnas: hardware-aware neural architecture search for MobileNet-family networks.
+
+The Python API mirrors the CLI::
+
+    from mnas import get_arch, build, predict, load_space
+    arch = get_arch("mobilenet_v3_large")
+    model = build(arch)
+    estimate = predict(arch, target="pixel4")
+"""
+
+from __future__ import annotations
+
+from mnas._profile import Profile, profile
+from mnas.arch import Arch, Block, Head, Stem, arch_from_dict, load_arch, save_arch
+from mnas.errors import MissingLatencyKeyError, MnasError, MnasInputError
+from mnas.latency import Estimate, LatencyTable, TablePredictor, load_table, predict, resolve_target
+from mnas.models import MobileNet, build, get_arch, list_archs, register_arch
+from mnas.spaces import SearchSpace, list_spaces, load_space
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Arch",
+    "Block",
+    "Estimate",
+    "Head",
+    "LatencyTable",
+    "MissingLatencyKeyError",
+    "MnasError",
+    "MnasInputError",
+    "MobileNet",
+    "Profile",
+    "SearchSpace",
+    "Stem",
+    "TablePredictor",
+    "arch_from_dict",
+    "build",
+    "get_arch",
+    "list_archs",
+    "list_spaces",
+    "load_arch",
+    "load_space",
+    "load_table",
+    "predict",
+    "profile",
+    "register_arch",
+    "resolve_target",
+    "save_arch",
+]
