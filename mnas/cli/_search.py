@@ -1,0 +1,105 @@
+"""``mnas search``: find the best architecture under a latency budget on a target."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import warnings
+
+__all__ = ["DEFAULT_TIMEOUT_S", "register"]
+
+#: Wall-clock cap of the trial loop, so the default command ends in minutes on 2 cores
+#: whatever the proxy costs; the run resumes where it stopped.
+DEFAULT_TIMEOUT_S = 240.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``search`` subcommand."""
+    from mnas.search import SAMPLERS
+
+    p = subparsers.add_parser(
+        "search", help="search a space for the best architecture under a latency budget",
+        description="Search a MobileNet-style space with Optuna for the architecture with the "
+                    "best accuracy-proxy score whose predicted latency on TARGET is within "
+                    "BUDGET. Rerunning the same command (same --name) resumes the search.")
+    p.add_argument("--target", required=True,
+                   help="latency target: a shipped table name (pixel4), host, or a table path")
+    p.add_argument("--budget", required=True, help="latency budget: 20ms, 20 (ms) or 0.02s")
+    p.add_argument("--space", default="mobilenetv3",
+                   help="search space name or YAML file (default: mobilenetv3)")
+    p.add_argument("--trials", type=int, default=300,
+                   help="total finished trials (a resumed run runs only the rest; default 300)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="stop starting trials after this many seconds of this invocation "
+                        f"(default {DEFAULT_TIMEOUT_S:g}; rerun the command to continue; "
+                        "0 = no limit)")
+    p.add_argument("--proxy", default=None,
+                   help="accuracy proxy (default: the package default, see `mnas score`)")
+    p.add_argument("--data", default=None, help="dataset (.npz or ImageFolder) for data-driven "
+                                                "proxies")
+    p.add_argument("--objective", choices=("hard", "soft"), default="hard",
+                   help="hard: budget as a constraint (default); soft: MnasNet reward "
+                        "score*(lat/T)^-0.07")
+    p.add_argument("--pareto", action="store_true",
+                   help="multi-objective search (NSGA-II) over proxy score and latency")
+    p.add_argument("--seed", type=int, default=0, help="sampler and proxy seed (default 0)")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="tpe (default), random, nsga2 (default with --pareto)")
+    p.add_argument("--name", default="", help="run folder name (default from target, budget "
+                                              "and non-default settings)")
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default runs/)")
+    p.add_argument("--top", type=int, default=5, help="top-K architectures to write (default 5)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import optuna
+
+    from mnas.cli._common import print_json
+    from mnas.search import SearchConfig, default_proxy_name, parse_budget, search
+
+    budget = parse_budget(args.budget)
+    config = SearchConfig(
+        target=args.target, budget_ms=budget, space=args.space, trials=args.trials,
+        timeout_s=args.timeout or None, proxy=args.proxy or default_proxy_name(), data=args.data,
+        objective=args.objective, pareto=args.pareto, seed=args.seed,
+        sampler=args.sampler or ("nsga2" if args.pareto else "tpe"), name=args.name,
+        runs_dir=args.runs_dir, top_k=args.top)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        result = search(config, progress=not args.no_progress,
+                        command=shlex.join(["mnas", *sys.argv[1:]]) if sys.argv[1:2] == [
+                            "search"] else "")
+    best = result.best
+    if args.json:
+        print_json({
+            "run_dir": str(result.run_dir), "finished": result.finished, "new": result.new,
+            "elapsed_s": round(result.elapsed_s, 2), "resumed": result.resumed,
+            "best": None if best is None else {
+                "trial": best.number, "score": best.score, "proxy": result.config.proxy,
+                "latency_ms": best.latency_ms, "low_ms": best.latency_ms * (1 - best.band),
+                "high_ms": best.latency_ms * (1 + best.band), "band": best.band,
+                "feasible": best.feasible, "params": best.params,
+                "arch": str(result.run_dir / "best" / "arch.json")}})
+        return 0
+    from mnas.latency import TablePredictor, resolve_target
+
+    verb = "resumed" if result.resumed else "ran"
+    print(f"{verb} {result.new} trials ({result.finished} finished in total) in "
+          f"{result.elapsed_s:.1f} s; run folder {result.run_dir}")
+    if best is None:
+        print(f"no architecture within {budget:g} ms was found; raise --trials or the budget")
+        return 1
+    est = TablePredictor(resolve_target(config.target)).predict(best.arch)
+    params = best.params
+    print(f"best: trial {best.number}, {result.config.proxy} score {best.score:.5g}, "
+          f"latency {est.describe()}, band {est.low_ms:.2f}-{est.high_ms:.2f} ms, "
+          f"width {params.get('width', '-')}, resolution {best.arch.resolution}")
+    print(f"  {result.run_dir / 'best' / 'arch.json'}  (export: mnas export "
+          f"{result.run_dir / 'best' / 'arch.json'} ...)")
+    print(f"  report: {result.run_dir / 'report.md'}")
+    return 0

@@ -1,0 +1,65 @@
+"""Latency-constrained architecture search with Optuna (``mnas search``).
+
+The objective (:func:`objective`) is a plain function of ``(space, config, trial)``
+so that the in-process driver (:func:`search`) and Ray Tune's ``OptunaSearch``
+run the same code. See :mod:`mnas.search._driver` for storage and resume.
+"""
+
+from __future__ import annotations
+
+from mnas.search._budget import Fastest, fastest_arch, format_budget, parse_budget
+from mnas.search._config import OBJECTIVES, SAMPLERS, SearchConfig, default_run_name
+from mnas.search._driver import (
+    STUDY_FILE,
+    SearchResult,
+    load_study,
+    make_sampler,
+    open_storage,
+    prepare,
+    search,
+)
+from mnas.search._objective import (
+    Evaluation,
+    SearchContext,
+    arch_hash,
+    constraints,
+    default_proxy_name,
+    evaluate_arch,
+    make_proxy,
+    objective,
+    soft_reward,
+)
+from mnas.search._outputs import Candidate, ZooEntry, pareto_front, rank_candidates
+from mnas.search._report import render_report
+
+__all__ = [
+    "OBJECTIVES",
+    "SAMPLERS",
+    "STUDY_FILE",
+    "Candidate",
+    "Evaluation",
+    "Fastest",
+    "SearchConfig",
+    "SearchContext",
+    "SearchResult",
+    "ZooEntry",
+    "arch_hash",
+    "constraints",
+    "default_proxy_name",
+    "default_run_name",
+    "evaluate_arch",
+    "fastest_arch",
+    "format_budget",
+    "load_study",
+    "make_proxy",
+    "make_sampler",
+    "open_storage",
+    "objective",
+    "pareto_front",
+    "parse_budget",
+    "prepare",
+    "rank_candidates",
+    "render_report",
+    "search",
+    "soft_reward",
+]

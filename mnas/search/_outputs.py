@@ -1,0 +1,368 @@
+"""What a search leaves in its run folder (besides ``config.json`` and ``study.log``).
+
+``trials.csv`` (every trial), ``pareto.csv`` + ``pareto.png`` (latency vs proxy
+score), ``zoo.csv`` (the reference zoo on the same target and proxy),
+``top/rank_01.json ...`` and ``best/arch.json`` + ``best/model.py``, and
+``report.md`` (see :mod:`mnas.search._report`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from mnas._io import atomic_write_bytes, atomic_write_text
+from mnas.arch import Arch, load_arch, save_arch
+from mnas.errors import MnasError, MnasInputError
+from mnas.latency import TablePredictor
+from mnas.search._config import SearchConfig
+from mnas.search._objective import soft_reward
+from mnas.spaces import SearchSpace
+
+__all__ = [
+    "Candidate",
+    "ZooEntry",
+    "pareto_front",
+    "rank_candidates",
+    "read_csv",
+    "trial_rows",
+    "write_outputs",
+    "write_zoo",
+    "zoo_entries",
+]
+
+_FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    """One distinct evaluated architecture.
+
+    Attributes:
+        number: The first trial that evaluated it.
+        params: Its trial parameters.
+        arch: The architecture (replayed from ``params``).
+        score: Proxy score.
+        latency_ms: Predicted latency.
+        band: Relative error band.
+        feasible: Within the budget.
+        value: The objective value it was ranked by (score, or the soft reward).
+        trials: How many trials sampled it.
+    """
+
+    number: int
+    params: dict[str, Any]
+    arch: Arch
+    score: float
+    latency_ms: float
+    band: float
+    feasible: bool
+    value: float
+    trials: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZooEntry:
+    """A reference architecture evaluated like a search candidate."""
+
+    name: str
+    latency_ms: float | None
+    band: float
+    fits: bool
+    score: float | None
+    params: int | None
+    macs: int | None
+    note: str = ""
+
+
+def arch_costs(arch: Arch) -> tuple[int, int]:
+    """(parameters, MACs) of ``arch`` from the proxies package's analytic counter."""
+    from mnas.proxies import arch_costs as costs
+
+    result = costs(arch)
+    return int(result.params), int(result.macs)
+
+
+def _distinct(trials: Iterable[optuna.trial.FrozenTrial],
+              ) -> dict[str, list[optuna.trial.FrozenTrial]]:
+    groups: dict[str, list[optuna.trial.FrozenTrial]] = {}
+    for trial in sorted(trials, key=lambda t: t.number):
+        digest = trial.user_attrs.get("arch_hash")
+        if trial.state in _FINISHED and digest is not None and "latency_ms" in trial.user_attrs:
+            groups.setdefault(str(digest), []).append(trial)
+    return groups
+
+
+def rank_candidates(trials: Sequence[optuna.trial.FrozenTrial], space: SearchSpace,
+                    config: SearchConfig, *, limit: int | None = None) -> list[Candidate]:
+    """Distinct scored architectures, best first (at most ``limit``, default ``top_k``).
+
+    Hard budget and Pareto mode: feasible candidates only, by proxy score. Soft
+    objective: every candidate, by the MnasNet reward.
+    """
+    limit = config.top_k if limit is None else limit
+    rows: list[tuple[float, int, list[optuna.trial.FrozenTrial]]] = []
+    for group in _distinct(trials).values():
+        first = group[0]
+        attrs = first.user_attrs
+        if attrs.get("score") is None:
+            continue
+        score = float(attrs["score"])
+        if config.objective == "soft" and not config.pareto:
+            value = soft_reward(score, float(attrs["latency_ms"]), config.budget_ms,
+                                config.soft_weight)
+        else:
+            if not attrs.get("feasible"):
+                continue
+            value = score
+        rows.append((value, first.number, group))
+    rows.sort(key=lambda r: (-r[0], r[1]))
+    result = []
+    for value, _, group in rows[:limit]:
+        first = group[0]
+        attrs = first.user_attrs
+        arch = space.replay(first.params).replace(name=f"{config.name}-trial{first.number}")
+        result.append(Candidate(number=first.number, params=dict(first.params), arch=arch,
+                                score=float(attrs["score"]),
+                                latency_ms=float(attrs["latency_ms"]),
+                                band=float(attrs.get("band", 0.0)),
+                                feasible=bool(attrs["feasible"]), value=value,
+                                trials=len(group)))
+    return result
+
+
+def trial_rows(trials: Sequence[optuna.trial.FrozenTrial],
+               param_names: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Header and rows of ``trials.csv``: one row per trial, every parameter a column."""
+    fixed = ["number", "state", "value", "score", "latency_ms", "low_ms", "high_ms", "band",
+             "feasible", "duplicate_of", "arch_hash", "duration_s"]
+    extra = sorted({p for t in trials for p in t.params} - set(param_names))
+    header = fixed + list(param_names) + extra
+    rows = []
+    for trial in sorted(trials, key=lambda t: t.number):
+        attrs = trial.user_attrs
+        lat = attrs.get("latency_ms")
+        band = attrs.get("band")
+        duration = trial.duration.total_seconds() if trial.duration is not None else None
+        row: dict[str, Any] = {
+            "number": trial.number, "state": trial.state.name,
+            "value": ("" if not trial.values else
+                      ";".join(f"{v:.6g}" for v in trial.values)),
+            "score": attrs.get("score"), "latency_ms": lat,
+            "low_ms": None if lat is None or band is None else lat * (1 - band),
+            "high_ms": None if lat is None or band is None else lat * (1 + band),
+            "band": band, "feasible": attrs.get("feasible"),
+            "duplicate_of": attrs.get("duplicate_of"), "arch_hash": attrs.get("arch_hash"),
+            "duration_s": None if duration is None else round(duration, 4),
+        }
+        row.update({name: trial.params.get(name) for name in (*param_names, *extra)})
+        rows.append(row)
+    return header, rows
+
+
+def _csv_text(header: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items() if k in header})
+    return buf.getvalue()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file written here (empty list if the file is missing)."""
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def pareto_front(points: Sequence[tuple[float, float, Any]]) -> list[tuple[float, float, Any]]:
+    """Non-dominated ``(latency, score, payload)`` points (lower latency, higher score).
+
+    Sorted by latency; O(n log n).
+    """
+    front: list[tuple[float, float, Any]] = []
+    best = -math.inf
+    for lat, score, payload in sorted(points, key=lambda p: (p[0], -p[1])):
+        if score > best:
+            front.append((lat, score, payload))
+            best = score
+    return front
+
+
+_PENDING = "not scored yet (time limit); rerun the search to score it"
+
+
+def zoo_entries(predictor: TablePredictor, proxy: Any, budget_ms: float, *,
+                known: Mapping[str, float] | None = None,
+                deadline: float | None = None) -> list[ZooEntry]:
+    """Every zoo architecture's predicted latency, proxy score, params and MACs.
+
+    An architecture the table cannot predict (no entry, no device model) is listed
+    with a note instead. A non-analytic proxy only scores the models that fit.
+
+    Args:
+        predictor: The target's predictor.
+        proxy: The search's proxy.
+        budget_ms: The budget.
+        known: Scores computed before (reused, not recomputed).
+        deadline: ``time.monotonic()`` after which no more models are scored; those
+            left are listed as not scored yet.
+    """
+    from mnas.models import get_arch, list_archs
+
+    known = known or {}
+    entries = []
+    expensive = getattr(proxy, "cost", "analytic") != "analytic"
+    for name in list_archs():
+        arch = get_arch(name)
+        params, macs = arch_costs(arch)
+        try:
+            latency = predictor.predict_ms(arch)
+        except MnasInputError as err:
+            entries.append(ZooEntry(name=name, latency_ms=None, band=0.0, fits=False,
+                                    score=None, params=params, macs=macs,
+                                    note=f"not predictable: {err}"[:200]))
+            continue
+        fits = latency <= budget_ms
+        score: float | None = None
+        note = ""
+        if fits or not expensive:
+            if name in known:
+                score = known[name]
+            elif deadline is not None and time.monotonic() > deadline:
+                note = _PENDING
+            else:
+                score = float(proxy.score(arch))
+        entries.append(ZooEntry(name=name, latency_ms=latency,
+                                band=float(predictor.table.header.error_band), fits=fits,
+                                score=score, params=params, macs=macs, note=note))
+    return entries
+
+
+def write_zoo(run_dir: Path, *, predictor: TablePredictor, proxy: Any, budget_ms: float,
+              deadline: float | None = None) -> Path:
+    """Write ``zoo.csv``: each zoo model is scored once per run folder.
+
+    With a ``deadline`` (``time.monotonic()``), models not reached in time are scored
+    by a later call (the next invocation of the search).
+    """
+    zoo_path = run_dir / "zoo.csv"
+    rows = read_csv(zoo_path)
+    if rows and not any(r["note"] == _PENDING for r in rows):
+        return zoo_path
+    known = {r["name"]: float(r["score"]) for r in rows if r["score"]}
+    zoo = zoo_entries(predictor, proxy, budget_ms, known=known, deadline=deadline)
+    header = ["name", "latency_ms", "band", "fits", "score", "params", "macs", "note"]
+    atomic_write_text(zoo_path, _csv_text(header, (z.__dict__ for z in zoo)))
+    return zoo_path
+
+
+def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
+                  space: SearchSpace, predictor: TablePredictor, proxy: Any,
+                  ranked: list[Candidate]) -> None:
+    """Write every output file of the run folder from the study (idempotent)."""
+    from mnas.search._report import render_report
+
+    trials = study.get_trials(deepcopy=False)
+    header, rows = trial_rows(trials, space.parameter_names())
+    atomic_write_text(run_dir / "trials.csv", _csv_text(header, rows))
+
+    zoo_path = run_dir / "zoo.csv"
+    if not zoo_path.exists():
+        write_zoo(run_dir, predictor=predictor, proxy=proxy, budget_ms=config.budget_ms)
+
+    groups = _distinct(trials)
+    points = [(float(g[0].user_attrs["latency_ms"]), float(g[0].user_attrs["score"]), g[0])
+              for g in groups.values() if g[0].user_attrs.get("score") is not None]
+    front = pareto_front(points)
+    pheader = ["number", "latency_ms", "score", "feasible", "arch_hash"]
+    atomic_write_text(run_dir / "pareto.csv", _csv_text(pheader, (
+        {"number": t.number, "latency_ms": lat, "score": score,
+         "feasible": t.user_attrs.get("feasible"), "arch_hash": t.user_attrs.get("arch_hash")}
+        for lat, score, t in front)))
+    from mnas.search._plot import pareto_png
+
+    atomic_write_bytes(run_dir / "pareto.png", pareto_png(
+        points=[(lat, score, bool(t.user_attrs.get("feasible"))) for lat, score, t in points],
+        front=[(lat, score) for lat, score, _ in front],
+        zoo=[(z["name"], float(z["latency_ms"]), float(z["score"]))
+             for z in read_csv(zoo_path) if z["latency_ms"] and z["score"]],
+        best=(ranked[0].latency_ms, ranked[0].score) if ranked else None,
+        budget_ms=config.budget_ms, proxy=config.proxy, device=predictor.target,
+        provenance=predictor.table.header.provenance))
+
+    top_dir = run_dir / "top"
+    top_dir.mkdir(exist_ok=True)
+    for old in top_dir.glob("rank_*.json"):
+        old.unlink()
+    for rank, cand in enumerate(ranked[:config.top_k], start=1):
+        save_arch(_with_search_info(cand, config, rank), top_dir / f"rank_{rank:02d}.json")
+    if ranked:
+        best = _with_search_info(ranked[0], config, 1)
+        best_path, model_path = run_dir / "best" / "arch.json", run_dir / "best" / "model.py"
+        unchanged = (best_path.exists() and model_path.exists()
+                     and load_arch(best_path).canonical_key() == best.canonical_key())
+        save_arch(best, best_path)
+        if not unchanged:
+            write_model_source(best, model_path)
+    render_report(run_dir)
+
+
+def _with_search_info(cand: Candidate, config: SearchConfig, rank: int) -> Arch:
+    extra = dict(cand.arch.extra)
+    extra["search"] = {
+        "run": config.name, "rank": rank, "trial": cand.number, "proxy": config.proxy,
+        "score": cand.score, "latency_ms": round(cand.latency_ms, 4), "band": cand.band,
+        "target": config.target, "budget_ms": config.budget_ms, "feasible": cand.feasible,
+        "objective_value": cand.value, "params": cand.params,
+    }
+    return cand.arch.replace(extra=extra)
+
+
+def write_model_source(arch: Arch, path: Path) -> str:
+    """Write standalone PyTorch source of ``arch`` to ``path``; returns how it was made.
+
+    Uses :func:`mnas.export.export` (``format="pytorch"``, checked in a fresh process);
+    if that check cannot run, falls back to the exporter's unchecked source, and as a
+    last resort to a small module that rebuilds the model with mnas itself.
+    """
+    try:
+        from mnas.export import export
+
+        export(arch, format="pytorch", path=path, force=True)
+        return "mnas.export (checked)"
+    except ImportError:
+        pass
+    except MnasError:
+        try:
+            from mnas.export import pytorch_source
+
+            atomic_write_text(path, pytorch_source(arch))
+            return "mnas.export.pytorch_source (unchecked)"
+        except (ImportError, MnasError):
+            pass
+    text = json.dumps(arch.to_dict(), sort_keys=True)
+    source = (
+        f'"""{_safe_doc(arch.name)}: built with mnas (fallback; `mnas export` writes '
+        'torch-only source)."""\n\nfrom __future__ import annotations\n\nimport json\n\n'
+        f"ARCH = json.loads({text!r})\n\n\ndef build():\n"
+        '    """The network (needs the mnas package)."""\n'
+        "    from mnas.arch import arch_from_dict\n    from mnas.models import build as _build\n\n"
+        "    return _build(arch_from_dict(ARCH))\n")
+    atomic_write_text(path, source)
+    return "fallback (needs mnas)"
+
+
+def _safe_doc(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum() or ch in " -_.")[:80]

@@ -1,0 +1,194 @@
+"""``report.md``: a run's best architectures, the zoo under the same budget, and provenance.
+
+Rendered only from files in the run folder (``config.json``, ``trials.csv``,
+``top/*.json``, ``zoo.csv``) plus the target's latency table, so ``mnas report
+runs/NAME`` can redo it at any time without touching the study.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from mnas._io import atomic_write_text
+from mnas.arch import Arch, load_arch
+from mnas.errors import MnasInputError
+from mnas.latency import Estimate, TablePredictor, resolve_target
+from mnas.search._config import SearchConfig
+from mnas.spaces import load_space
+
+__all__ = ["render_report"]
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _m(value: int | None) -> str:
+    return "–" if value is None else f"{value / 1e6:.2f} M"
+
+
+def _float(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def _provenance_line(predictor: TablePredictor) -> str:
+    h = predictor.table.header
+    threads = f"{h.threads} thread{'s' if h.threads != 1 else ''}"
+    return (f"{h.provenance} ±{h.error_band * 100:.0f}% on {h.device} ({h.cpu}), "
+            f"{h.runtime} {h.runtime_version}, {threads}, {h.dtype}, batch {h.batch}")
+
+
+def _stage_label(s: int, n_before: int, n_searched: int) -> str:
+    if n_before <= s < n_before + n_searched:
+        return f"s{s - n_before + 1}"
+    return "fixed"
+
+
+def _block_table(arch: Arch, estimate: Estimate, predictor: TablePredictor,
+                 n_before: int, n_searched: int) -> list[str]:
+    cal = predictor.table.calibration
+    a = cal.a if cal else 1.0
+    lines = ["Units `sN.bM` are block M of searched stage N (the `sN_*` parameters); `fixed` "
+             "units are outside the search.", "",
+             "| # | unit | in → out | mid | k | s | SE | act | latency (ms) | source |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    units: list[tuple[str, str, str, str, str, str, str]] = [
+        ("stem", f"3 → {arch.stem.channels}", "", str(arch.stem.kernel), str(arch.stem.stride),
+         "", arch.stem.act)]
+    for s, b, block in arch.iter_blocks():
+        label = _stage_label(s, n_before, n_searched)
+        units.append((f"{label}.b{b + 1} {block.type}" if label != "fixed"
+                      else f"fixed {block.type}",
+                      f"{block.in_channels} → {block.out_channels}",
+                      str(block.mid_channels), str(block.kernel), str(block.stride),
+                      str(block.se_channels) if block.has_se else "–", block.act))
+    head = arch.head
+    units.append(("head " + head.type, f"{arch.feature_channels} → {arch.num_classes}",
+                  str(head.channels or head.hidden or ""), "1", "1", "", head.act))
+    for i, (unit, per) in enumerate(zip(units, estimate.per_block, strict=True)):
+        lines.append(f"| {i} | {unit[0]} | {unit[1]} | {unit[2]} | {unit[3]} | {unit[4]} | "
+                     f"{unit[5]} | {unit[6]} | {a * per.ms:.3f} | {per.source} |")
+    lines.append("")
+    intercept = cal.b if cal else 0.0
+    lines.append(f"Per-unit latencies are the table/device-model values times the calibration "
+                 f"slope a = {a:.4g}; the whole-network prediction adds b = {intercept:.3g} ms.")
+    return lines
+
+
+def render_report(run_dir: str | Path) -> Path:
+    """(Re)write ``run_dir/report.md`` from the run folder's files.
+
+    Raises:
+        MnasInputError: ``run_dir`` is not a run folder.
+    """
+    from mnas.search._outputs import arch_costs, read_csv
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise MnasInputError(f"{run_dir} is not a run folder (no config.json); pass a folder "
+                             "written by `mnas search`, e.g. runs/pixel4-20ms")
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise MnasInputError(f"{config_path}: not valid JSON ({err.msg})") from None
+    config = SearchConfig.from_dict(data, source=str(config_path))
+    predictor = TablePredictor(resolve_target(config.target), space_hint=config.space)
+    space = load_space(config.space)
+    trials = read_csv(run_dir / "trials.csv")
+    zoo = read_csv(run_dir / "zoo.csv")
+    tops = sorted((run_dir / "top").glob("rank_*.json"))
+    archs = [load_arch(p) for p in tops]
+    prov = _provenance_line(predictor)
+    finished = [t for t in trials if t["state"] in ("COMPLETE", "PRUNED")]
+    distinct = {t["arch_hash"] for t in finished if t["arch_hash"]}
+    feasible = {t["arch_hash"] for t in finished if t["feasible"] == "True"}
+    extra = config.extra
+    mode = ("Pareto (NSGA-II style, score vs latency, budget as constraint)" if config.pareto
+            else "hard budget (Optuna constraint)" if config.objective == "hard"
+            else f"soft MnasNet reward score·(lat/T)^{config.soft_weight}")
+
+    out: list[str] = [f"# Search report: {config.name}", ""]
+    out += [f"Command: `{extra.get('command') or 'mnas search --target ' + config.target}`", ""]
+    out += ["| setting | value |", "|---|---|",
+            f"| target | {config.target} — {prov} |",
+            f"| budget | {config.budget_ms:g} ms |",
+            f"| space | {config.space} (10^{extra.get('space_size_log10', '?')} architectures) |",
+            f"| proxy | {config.proxy}{' on ' + config.data if config.data else ''} |",
+            f"| objective | {mode} |",
+            f"| sampler | {config.sampler}, seed {config.seed} |",
+            f"| trials | {len(finished)} finished, {len(distinct)} distinct architectures, "
+            f"{len(feasible)} within budget |",
+            f"| created | {extra.get('created', '?')} |",
+            f"| versions | {', '.join(f'{k} {v}' for k, v in extra.get('versions', {}).items())} |",
+            ""]
+    fastest = extra.get("fastest")
+    if fastest:
+        out += [f"The fastest architecture of the space on this target is predicted at "
+                f"{fastest['latency_ms']:.2f} ms (exact minimum over per-block choices).", ""]
+    if not archs:
+        out += ["**No architecture within the budget was found.** Raise `--trials` or the "
+                "budget.", ""]
+    best_score = None
+    for rank, arch in enumerate(archs, start=1):
+        info = dict(arch.extra.get("search", {}))
+        est = predictor.predict(arch)
+        params, macs = arch_costs(arch)
+        if rank == 1:
+            best_score = info.get("score")
+            out += ["## Best architecture", ""]
+        elif rank == 2:
+            out += ["## Runners-up", ""]
+        out += [f"### Rank {rank}: trial {info.get('trial', '?')} "
+                f"(`top/{tops[rank - 1].name}`)", "",
+                f"- latency: **{est.latency_ms:.2f} ms** (band {est.low_ms:.2f}–"
+                f"{est.high_ms:.2f} ms; {prov})",
+                f"- proxy score ({config.proxy}): **{_fmt(info.get('score'), '.5g')}**",
+                f"- params: {_m(params)}, MACs: {_m(macs)}, resolution {arch.resolution}, "
+                f"width {info.get('params', {}).get('width', '–')}",
+                ""]
+        if rank <= 2:
+            out += _block_table(arch, est, predictor, len(space.before),
+                                len(space.stages)) + [""]
+    out += ["## Zoo models under the same budget", ""]
+    out += [f"Same target table and same proxy ({config.proxy}); a model fits when its "
+            f"predicted latency is ≤ {config.budget_ms:g} ms.", "",
+            "| model | latency (ms) | fits | score | params | MACs | vs best |",
+            "|---|---|---|---|---|---|---|"]
+    fitting_beaten, fitting = 0, 0
+    for row in sorted(zoo, key=lambda r: _float(r["latency_ms"]) or 1e18):
+        score = _float(row["score"])
+        lat = _float(row["latency_ms"])
+        fits = row["fits"] == "True"
+        verdict = ""
+        if fits and score is not None and best_score is not None:
+            fitting += 1
+            if best_score > score:
+                fitting_beaten += 1
+                verdict = "best found scores higher"
+            else:
+                verdict = "**zoo model scores higher or equal**"
+        out.append(f"| {row['name']} | {_fmt(lat)} | {'yes' if fits else 'no'} | "
+                   f"{_fmt(score, '.5g')} | {_m(int(row['params'])) if row['params'] else '–'} | "
+                   f"{_m(int(row['macs'])) if row['macs'] else '–'} | {verdict or row['note']} |")
+    out.append("")
+    if fitting:
+        out += [f"The best architecture found outscores {fitting_beaten} of the {fitting} zoo "
+                f"models that fit the budget on the {config.proxy} proxy.", ""]
+    table_path = extra.get("table", {}).get("path", config.target)
+    estimate_note = ("This is an ESTIMATE from a device model, not a measurement. "
+                     if predictor.table.header.provenance == "estimated" else "")
+    how = predictor.table.header.how_to_measure.strip()
+    how_to = f"To measure instead: {how[0].lower()}{how[1:]}" if how else ""
+    out += ["## Where the numbers come from", "",
+            f"- **Latency**: {prov}. Table `{table_path}`. {estimate_note}"
+            f"{how_to}".rstrip(),
+            f"- **Accuracy proxy**: `{config.proxy}` (seed {config.seed}); a ranking signal, "
+            "not an accuracy. See `benchmarks/RESULTS-proxies.md` for its measured rank "
+            "correlation with trained accuracy.",
+            "- **Params / MACs**: analytic counts of the built network "
+            "(`mnas.proxies.arch_costs`: conv and Linear MACs for one image).",
+            "- **Files**: `trials.csv` (every trial), `pareto.csv` / `pareto.png`, `zoo.csv`, "
+            "`top/rank_*.json`, `best/arch.json`, `best/model.py`, `study.log` "
+            "(Optuna journal; `optuna-dashboard " + str(run_dir / "study.log") + "`).", ""]
+    return atomic_write_text(run_dir / "report.md", "\n".join(out))
