@@ -124,6 +124,7 @@ class TablePredictor(LatencyPredictor):
         self._space_hint = space_hint
         self._entries = {key: entry.median_ms for key, entry in table.entries.items()}
         self._cache: dict[str, float] = {}
+        self._units_cache: dict[tuple[Any, ...], BlockLatency] = {}
         self._model: DeviceModel | None = None
         if table.header.missing_keys == "device_model":
             from mnas.latency._device_model import load_device_model
@@ -156,9 +157,53 @@ class TablePredictor(LatencyPredictor):
             f"{text!r}; measure it on the device with `mnas latency build --target "
             f"{self.target}{space}` (it only measures what is missing)")
 
+    def _units(self, arch: Arch) -> list[BlockLatency]:
+        """Every unit's latency, memoised on plain tuples of the fields a key depends on.
+
+        Building and formatting an :class:`OpKey` costs microseconds per unit, and so
+        does hashing a ``Block`` dataclass; a search sees the same blocks at the same sizes
+        over and over, so the memo is keyed on a tuple of the block's ints and strings
+        and its input size (about 1 us per unit).
+        """
+        units = self._units_cache
+        size = arch.resolution
+        stem = arch.stem
+        ident: tuple[Any, ...] = (size, stem.channels, stem.kernel, stem.stride, stem.act)
+        unit = units.get(ident)
+        keys: list[OpKey] | None = None
+        if unit is None:
+            keys = op_keys(arch)
+            unit = units[ident] = self._lookup(keys[0])
+        out = [unit]
+        size = (size - 1) // stem.stride + 1
+        se = (arch.se_act, arch.se_gate)
+        index = 0
+        for stage in arch.stages:
+            for block in stage:
+                index += 1
+                stride = block.stride
+                ident = (block.type, size, block.in_channels, block.mid_channels,
+                         block.out_channels, block.kernel, stride, block.act, block.skip,
+                         block.se_channels, se if block.se_channels else None)
+                unit = units.get(ident)
+                if unit is None:
+                    keys = keys or op_keys(arch)
+                    unit = units[ident] = self._lookup(keys[index])
+                out.append(unit)
+                size = (size - 1) // stride + 1
+        head = arch.head
+        ident = ("head", size, arch.stages[-1][-1].out_channels, arch.num_classes, head.type,
+                 head.channels, head.hidden, head.act)
+        unit = units.get(ident)
+        if unit is None:
+            keys = keys or op_keys(arch)
+            unit = units[ident] = self._lookup(keys[-1])
+        out.append(unit)
+        return out
+
     def predict(self, arch: Arch) -> Estimate:
         """The calibrated latency of ``arch`` with the table's error band."""
-        per_block = tuple(self._lookup(key) for key in op_keys(arch))
+        per_block = tuple(self._units(arch))
         total = self._a * sum(b.ms for b in per_block) + self._b
         provenance = self._provenance
         if provenance == "measured" and any(b.source != "table" for b in per_block):
@@ -171,8 +216,8 @@ class TablePredictor(LatencyPredictor):
     def predict_ms(self, arch: Arch) -> float:
         """Just the calibrated latency in ms (the search's hot path)."""
         total = 0.0
-        for key in op_keys(arch):
-            total += self._lookup(key).ms
+        for unit in self._units(arch):
+            total += unit.ms
         return self._a * total + self._b
 
 

@@ -11,7 +11,10 @@ Contract every runner keeps (``tests/latency/test_runners.py`` checks the host o
 * ``info()`` describes the device and runtime without timing anything; its fields
   become the latency table's header, so two tables with the same ``info()`` are
   comparable.
-* ``time(model, example, warmup=, repeats=)`` converts ``model`` for the runtime (e.g.
+* ``prepare(model, example)`` converts ``model`` once and returns a :class:`Prepared`
+  whose ``time(warmup=, repeats=)`` can be called again and again (the builder keeps a
+  sentinel model prepared to re-time it cheaply); ``close()`` releases it.
+* ``time(model, example, warmup=, repeats=)`` (prepare, time once, close) converts ``model`` for the runtime (e.g.
   ONNX export), runs it ``warmup`` times untimed, then ``repeats`` times timed, and
   returns one sample per timed run in milliseconds (a runner that can only time a batch
   of runs returns the batch mean as one sample per batch and says so in ``Timing.note``).
@@ -34,7 +37,8 @@ from torch import nn
 
 from mnas.latency._table import LatencyEntry
 
-__all__ = ["CLOCKS", "Runner", "RunnerInfo", "Timing", "time_callable"]
+__all__ = ["CLOCKS", "CallablePrepared", "Prepared", "Runner", "RunnerInfo", "Timing",
+           "time_callable"]
 
 CLOCKS: tuple[str, ...] = ("cpu", "wall")
 """``cpu``: the calling thread's CPU time (``CLOCK_THREAD_CPUTIME_ID``), which equals wall
@@ -150,6 +154,34 @@ def time_callable(run: Callable[[], object], *, warmup: int, repeats: int,
     return Timing(samples_ms=tuple(samples))
 
 
+class Prepared(abc.ABC):
+    """A model converted and loaded by a runner, ready to be timed repeatedly."""
+
+    @abc.abstractmethod
+    def time(self, *, warmup: int, repeats: int) -> Timing:
+        """``warmup`` untimed runs, then ``repeats`` timed ones."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release the loaded model (default: nothing to release)."""
+
+
+class CallablePrepared(Prepared):
+    """A :class:`Prepared` around a zero-argument ``run`` callable timed on this host.
+
+    Args:
+        run: One inference.
+        clock: ``cpu`` or ``wall`` (see :data:`CLOCKS`).
+    """
+
+    def __init__(self, run: Callable[[], object], *, clock: str) -> None:
+        self._run = run
+        self.clock = clock
+
+    def time(self, *, warmup: int, repeats: int) -> Timing:
+        """Time the callable (see :func:`time_callable`)."""
+        return time_callable(self._run, warmup=warmup, repeats=repeats, clock=self.clock)
+
+
 class Runner(abc.ABC):
     """Times models on one device with one runtime (see the module docstring's contract)."""
 
@@ -160,9 +192,17 @@ class Runner(abc.ABC):
         """Device and runtime identity (no timing)."""
 
     @abc.abstractmethod
+    def prepare(self, model: nn.Module, example: torch.Tensor) -> Prepared:
+        """Convert and load ``model`` for timing on ``example``."""
+
     def time(self, model: nn.Module, example: torch.Tensor, *, warmup: int,
              repeats: int) -> Timing:
         """Time ``model`` on ``example``: ``warmup`` untimed runs, then ``repeats`` timed."""
+        prepared = self.prepare(model, example)
+        try:
+            return prepared.time(warmup=warmup, repeats=repeats)
+        finally:
+            prepared.close()
 
     def time_many(self, items: Sequence[tuple[nn.Module, torch.Tensor]], *, warmup: int,
                   repeats: int) -> list[Timing]:

@@ -1,0 +1,350 @@
+"""``mnas latency build|show|validate`` (and ``calibrate``, from ``_latency_calibrate``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mnas.cli._common import print_json, resolve_arch
+from mnas.errors import MnasInputError
+
+__all__ = ["ensure_host_table", "register"]
+
+DEFAULT_SPACE = "mobilenetv3"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``latency`` and its subcommands."""
+    parser = subparsers.add_parser(
+        "latency", help="build, inspect and validate latency lookup tables",
+        description="Latency lookup tables: build one on this device, show one, validate one "
+                    "against whole networks measured end to end.")
+    sub = parser.add_subparsers(dest="latency_command", metavar="SUBCOMMAND",
+                                parser_class=type(parser))
+    sub.required = True
+    _register_build(sub)
+    _register_show(sub)
+    _register_validate(sub)
+    try:
+        calibrate = importlib.import_module("mnas.cli._latency_calibrate")
+    except ModuleNotFoundError as err:
+        if err.name != "mnas.cli._latency_calibrate":
+            raise
+    else:
+        calibrate.register_calibrate(sub)
+
+
+# ---------------------------------------------------------------- build
+def _register_build(sub: Any) -> None:
+    p = sub.add_parser(
+        "build", help="measure a latency table on this device (resumes where it stopped)",
+        description="Enumerate the op keys of a search space (and of named architectures), "
+                    "time each key as a tiny model, then time whole networks and fit the "
+                    "calibration. Killed or interrupted, rerun the same command: it measures "
+                    "only what is missing.")
+    p.add_argument("--target", default="host",
+                   help="table name; 'host' (default) names it after this CPU and runtime")
+    p.add_argument("--out", help="table file (default: latency_tables/<target name>.json)")
+    p.add_argument("--space", action="append", default=None,
+                   help=f"search space whose keys to measure (repeatable; default "
+                        f"{DEFAULT_SPACE} unless --arch is given)")
+    p.add_argument("--arch", action="append", default=[],
+                   help="also cover this zoo name or arch file (repeatable)")
+    p.add_argument("--zoo", action=argparse.BooleanOptionalAction, default=True,
+                   help="also cover the reference zoo at its resolutions (default: yes)")
+    p.add_argument("--resolution", type=int, action="append", default=None,
+                   help="measure at these resolutions instead of the space's (repeatable)")
+    p.add_argument("--device", default="host",
+                   help="host (default) or adb:SERIAL (an Android phone over adb)")
+    p.add_argument("--runner", default=None,
+                   help="host: onnxruntime (default), torch or executorch; adb: executorch "
+                        "(default) or tflite")
+    p.add_argument("--runner-binary", default=None,
+                   help="with --device adb:...: local executor_runner / benchmark_model")
+    p.add_argument("--cpu-mask", default=None,
+                   help="with --device adb:...: taskset mask on the phone (e.g. 80, f0)")
+    p.add_argument("--threads", type=int, default=1, help="runtime threads (default 1)")
+    p.add_argument("--clock", choices=("cpu", "wall"), default=None,
+                   help="cpu: thread CPU time (default with 1 thread); wall: elapsed time")
+    p.add_argument("--cpus", help="pin to these CPUs, e.g. '1' or '0,1' (as taskset -c)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed runs per key (default 5)")
+    p.add_argument("--repeats", type=int, default=25, help="timed runs per key (default 25)")
+    p.add_argument("--drift-tolerance", type=float, default=0.05,
+                   help="sentinel slowdown that triggers a re-time (default 0.05)")
+    p.add_argument("--calibration-networks", type=int, default=24,
+                   help="whole networks timed for the calibration (default 24)")
+    p.add_argument("--key-samples", type=int, default=60000,
+                   help="most architectures sampled to enumerate a space's keys")
+    p.add_argument("--seed", type=int, default=0, help="seed of key order and samples")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+    p.add_argument("--json", action="store_true", help="print the build report as JSON")
+    p.set_defaults(func=_cmd_build)
+
+
+def _parse_cpus(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    cpus: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            cpus.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise MnasInputError(f"--cpus must look like '1' or '0,1' or '0-3', got {text!r}") from None
+    return cpus
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    report = run_build(args)
+    cal = report.calibration
+    if args.json:
+        print_json({
+            "path": str(report.path), "keys": report.keys, "already": report.already,
+            "measured": report.measured, "retimed": report.retimed,
+            "networks_measured": report.networks_measured, "seconds": report.seconds,
+            "calibration": None if cal is None else {
+                "a": cal.a, "b": cal.b, "n": cal.n, "mape": cal.mape,
+                "max_abs_pct_err": cal.max_abs_pct_err},
+        })
+        return 0
+    print(f"{report.path}: {report.keys} keys ({report.already} already there, "
+          f"{report.measured} measured, {report.retimed} re-timed after drift), "
+          f"{report.networks_measured} whole networks timed, {report.seconds:.0f} s")
+    if cal is not None:
+        print(f"calibration: total = {cal.a:.4f} * sum + {cal.b:.4f} ms over {cal.n} networks "
+              f"(MAPE {cal.mape * 100:.1f}%, max {cal.max_abs_pct_err * 100:.1f}%)")
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> Any:
+    """Run ``mnas latency build`` from parsed arguments; returns the BuildReport."""
+    from mnas.latency._builder import (
+        BuildSettings,
+        build_table,
+        calibration_archs,
+        enumerate_space_keys,
+    )
+    from mnas.latency._host import host_table_name
+    from mnas.latency._opkey import unique_op_keys
+    from mnas.latency._predictor import default_tables_dir
+    from mnas.latency.runners import make_host_runner
+
+    device = getattr(args, "device", "host") or "host"
+    runner: Any
+    if device == "host":
+        args.runner = args.runner or "onnxruntime"
+        runner = make_host_runner(args.runner, threads=args.threads, clock=args.clock,
+                                  cpus=_parse_cpus(args.cpus))
+    elif device == "adb" or device.startswith("adb:"):
+        from mnas.latency.runners._android import make_android_runner
+
+        args.runner = args.runner or "executorch"
+        runner = make_android_runner(device, args.runner, args.runner_binary, args.cpu_mask,
+                                     threads=args.threads)
+    else:
+        raise MnasInputError(f"--device must be 'host' or adb:SERIAL, got {device!r}")
+    info = runner.info()
+    target = args.target
+    if target == "host":
+        if device != "host":
+            raise MnasInputError("--target host names this machine's table; with --device "
+                                 "adb:... pass --target NAME (e.g. --target my-pixel4)")
+        target = host_table_name(info.runtime, info.threads)
+    out = Path(args.out) if args.out else default_tables_dir() / f"{target}.json"
+    spaces = args.space if args.space is not None else ([] if args.arch else [DEFAULT_SPACE])
+    settings = BuildSettings(warmup=args.warmup, repeats=args.repeats,
+                             drift_tolerance=args.drift_tolerance,
+                             calibration_networks=args.calibration_networks, seed=args.seed)
+    keys = []
+    networks = []
+    notes: dict[str, Any] = {"spaces": {}}
+    if spaces:
+        from mnas.spaces import load_space
+
+        for name in spaces:
+            space = load_space(name)
+            space_keys, coverage = enumerate_space_keys(
+                space, seed=args.seed, max_samples=args.key_samples,
+                resolutions=args.resolution)
+            keys.extend(space_keys)
+            notes["spaces"][space.name] = {
+                "keys": coverage.keys, "samples": coverage.samples,
+                "last_new_key_at_sample": coverage.last_new_at,
+                "resolutions": list(args.resolution or space.resolutions)}
+            per_space = max(2, settings.calibration_networks // len(spaces))
+            calib = calibration_archs(space, per_space, seed=args.seed)
+            if args.resolution:
+                calib = [a.replace(resolution=args.resolution[i % len(args.resolution)])
+                         for i, a in enumerate(calib)]
+            networks.extend(calib)
+    archs = [resolve_arch(name) for name in args.arch]
+    if args.zoo:
+        try:
+            from mnas.models import get_arch, list_archs
+        except ImportError:
+            pass
+        else:
+            try:
+                archs.extend(get_arch(name) for name in list_archs())
+            except ModuleNotFoundError:
+                pass  # no reference zoo in this install
+    for arch in archs:
+        variants = ([arch.replace(resolution=r) for r in args.resolution] if args.resolution
+                    else [arch])
+        keys.extend(unique_op_keys(variants))
+    if not spaces:
+        networks.extend(archs[: settings.calibration_networks])
+    command = f"mnas latency build --target {args.target}"
+    if device != "host":
+        command += f" --device {device}"
+    if args.runner != "onnxruntime":
+        command += f" --runner {args.runner}"
+    if args.threads != 1:
+        command += f" --threads {args.threads}"
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    return build_table(path=out, runner=runner, target=target, keys=keys, networks=networks,
+                       settings=settings, how_to_measure=command, progress=progress,
+                       header_notes=notes)
+
+
+def ensure_host_table(*, build: bool, runner: str = "onnxruntime", threads: int = 1) -> None:
+    """Build this host's default table first if it is missing and ``build`` is set."""
+    from mnas.latency._host import host_table_name
+    from mnas.latency._predictor import default_tables_dir
+
+    path = default_tables_dir() / f"{host_table_name(runner, threads)}.json"
+    if path.exists() or not build:
+        return
+    print(f"no table for this host yet: building {path} (minutes)", file=sys.stderr)
+    parser = argparse.ArgumentParser(prog="mnas", add_help=False)
+    sub = parser.add_subparsers()
+    _register_build(sub)
+    args = parser.parse_args(["build", "--runner", runner, "--threads", str(threads),
+                              "--progress" if sys.stderr.isatty() else "--no-progress"])
+    run_build(args)
+
+
+# ---------------------------------------------------------------- show
+def _register_show(sub: Any) -> None:
+    p = sub.add_parser("show", help="print a table's header, coverage and slowest entries",
+                       description="Print a latency table's header, calibration, coverage "
+                                   "and its slowest entries.")
+    p.add_argument("table", help="a table file, a shipped target name, or 'host'")
+    p.add_argument("--top", type=int, default=10, help="slowest entries to list (default 10)")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=_cmd_show)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from mnas.latency._predictor import resolve_target
+
+    table = resolve_target(args.table)
+    header = table.header
+    entries = table.entries
+    slowest = sorted(entries.items(), key=lambda kv: kv[1].median_ms, reverse=True)[: args.top]
+    kinds = Counter(k.split("-", 1)[0] for k in entries)
+    sizes = Counter(k.split("-in:", 1)[1].split("x", 1)[0] for k in entries if "-in:" in k)
+    cal = table.calibration
+    spread = [e.std_ms / e.median_ms for e in entries.values() if e.median_ms > 0]
+    if args.json:
+        print_json({
+            "path": str(table.path), "header": table.to_dict()["header"],
+            "calibration": table.to_dict()["calibration"], "entries": len(entries),
+            "by_kind": dict(kinds), "by_input_size": dict(sizes),
+            "slowest": [{"key": k, "median_ms": e.median_ms, "p90_ms": e.p90_ms, "n": e.n}
+                        for k, e in slowest]})
+        return 0
+    print(f"table     {table.path}")
+    print(f"target    {header.target}  ({header.provenance}, ±{header.error_band * 100:.0f}%)")
+    print(f"device    {header.device}")
+    print(f"cpu       {header.cpu}")
+    print(f"runtime   {header.runtime} {header.runtime_version}, {header.threads} thread(s), "
+          f"{header.dtype}, batch {header.batch}, clock {header.extra.get('clock', '?')}")
+    print(f"date      {header.date}")
+    if header.how_to_measure:
+        print(f"rebuild   {header.how_to_measure}")
+    if cal is not None:
+        mape = f"{cal.mape * 100:.1f}%" if cal.mape is not None else "?"
+        worst = f"{cal.max_abs_pct_err * 100:.1f}%" if cal.max_abs_pct_err is not None else "?"
+        print(f"calibration  total = {cal.a:.4f} * sum + {cal.b:.4f} ms  (n={cal.n}, MAPE "
+              f"{mape}, max {worst})")
+    else:
+        print("calibration  none (identity)")
+    print(f"entries   {len(entries)}: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+    if sizes:
+        print("input sizes  " + ", ".join(f"{s}px {n}" for s, n in
+                                          sorted(sizes.items(), key=lambda kv: -int(kv[0]))))
+    for name, info in (header.extra.get("spaces") or {}).items():
+        print(f"space {name}: {info.get('keys')} keys from {info.get('samples')} samples "
+              f"(last new key at sample {info.get('last_new_key_at_sample')})")
+    if spread:
+        spread.sort()
+        print(f"spread    std/median: median {spread[len(spread) // 2] * 100:.1f}%, "
+              f"p90 {spread[int(0.9 * (len(spread) - 1))] * 100:.1f}%")
+    if slowest:
+        print(f"slowest {len(slowest)}:")
+        for key, entry in slowest:
+            print(f"  {entry.median_ms:8.3f} ms  (p90 {entry.p90_ms:.3f}, n={entry.n})  {key}")
+    return 0
+
+
+# ---------------------------------------------------------------- validate
+def _register_validate(sub: Any) -> None:
+    p = sub.add_parser(
+        "validate", help="measure sampled networks end to end and compare with predictions",
+        description="Sample architectures from a space with a fixed seed, predict each with "
+                    "the target's table, time each whole network on this device with the "
+                    "table's runtime, and report MAPE, within ±10%%, Kendall's tau.")
+    p.add_argument("--target", required=True, help="'host', a target name or a table file")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=f"space (default {DEFAULT_SPACE})")
+    p.add_argument("--samples", type=int, default=30, help="architectures (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs per network")
+    p.add_argument("--repeats", type=int, default=15, help="timed runs per network")
+    p.add_argument("--drift-tolerance", type=float, default=0.05,
+                   help="sentinel slowdown that triggers a retry (default 0.05)")
+    p.add_argument("--build", action="store_true",
+                   help="with --target host: build this host's table first if it is missing")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from mnas.latency._builder import BuildSettings
+    from mnas.latency._predictor import resolve_target
+    from mnas.latency._validate import validate_table, validation_archs
+    from mnas.spaces import load_space
+
+    if args.target == "host":
+        ensure_host_table(build=args.build)
+    table = resolve_target(args.target)
+    space = load_space(args.space)
+    archs = validation_archs(space, args.samples, seed=args.seed)
+    settings = BuildSettings(network_warmup=args.warmup, network_repeats=args.repeats,
+                             drift_tolerance=args.drift_tolerance)
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    start = time.monotonic()
+    report = validate_table(table, archs, settings=settings, progress=progress,
+                            extra_settings={"space": space.name, "seed": args.seed,
+                                            "samples": args.samples})
+    if args.json:
+        data = report.to_dict()
+        data["seconds"] = time.monotonic() - start
+        print_json(data)
+        return 0
+    print(f"{'arch':<28} {'predicted':>10} {'measured':>10} {'error':>8}")
+    for row in report.rows:
+        print(f"{row.name:<28} {row.predicted_ms:>8.2f}ms {row.measured_ms:>8.2f}ms "
+              f"{row.pct_err * 100:>+7.1f}%")
+    print(f"n={report.n}  MAPE {report.mape * 100:.2f}%  within ±10%: "
+          f"{report.within_10pct * 100:.0f}%  Kendall tau {report.kendall_tau:.3f}  max error "
+          f"{report.max_abs_pct_err * 100:.1f}%")
+    return 0

@@ -1,0 +1,668 @@
+"""Build a latency table on the device being measured (``mnas latency build``).
+
+Steps:
+
+1. Enumerate the unique op keys of a search space (by sampling it: see
+   :func:`enumerate_space_keys`) and of any named architectures.
+2. Time every key that the table does not have yet, each as a tiny standalone model
+   (:func:`~mnas.latency._key_model.key_model`) through a :class:`Runner`: warm-up
+   runs, then repeats; the entry keeps the median, p90, n and standard deviation.
+   Keys are timed in a random order. A *sentinel* key stays loaded and is re-timed
+   before and after every measurement; when it runs more than ``drift_tolerance``
+   slower than its idle speed (other processes, a busy sibling core, a lower clock),
+   the measurement is retried, and keys still drifting are queued again at the end.
+3. Time a sample of whole networks and fit the calibration ``total = a * sum + b``.
+
+Every finished entry is appended to a journal next to the table (``<table>.journal``,
+one JSON line, flushed and fsynced before the next key starts); the table itself is
+rewritten atomically every ``checkpoint_s`` seconds and at the end, after which the
+journal is emptied. A run killed at any point (even SIGKILL) leaves a valid table
+file plus a journal; the next run merges both and measures only what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mnas.arch import Arch
+from mnas.errors import MnasInputError
+from mnas.latency._calibrate import CalibrationPoint, fit_calibration
+from mnas.latency._key_model import key_example, key_model
+from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
+from mnas.latency._table import LatencyEntry, LatencyTable, TableHeader, load_table
+from mnas.latency.runners import Prepared, Runner, RunnerInfo, Timing
+
+__all__ = [
+    "BuildReport",
+    "BuildSettings",
+    "KeyCoverage",
+    "Sentinel",
+    "TableBuilder",
+    "build_table",
+    "calibration_archs",
+    "enumerate_space_keys",
+    "estimate_macs",
+    "guarded_time",
+    "journal_path",
+    "time_network",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSettings:
+    """How keys and whole networks are timed.
+
+    Attributes:
+        warmup: Untimed runs before each key's timed runs.
+        repeats: Timed runs per key.
+        sentinel_repeats: Timed runs of each sentinel check (before and after every
+            measurement).
+        drift_tolerance: Sentinel slowdown over its idle speed that counts as drift
+            (0.05 = 5%); a measurement taken while drifting is retried.
+        attempts: Immediate attempts per key while drifting.
+        retime_passes: Keys still far off (sentinel over 3x the tolerance) after their
+            attempts are queued again at the end, up to 10% of the keys per pass; the
+            cleanest timing is kept.
+        calibration_networks: Whole networks timed for the calibration.
+        network_warmup: Untimed runs per whole network.
+        network_repeats: Timed runs per whole network.
+        network_attempts: Attempts per whole network while drifting (0.2 s, 0.4 s, ...
+            apart).
+        checkpoint_s: Rewrite the table file at least this often (the journal holds every
+            entry in between).
+        seed: Seed of the key order and of the calibration sample.
+    """
+
+    warmup: int = 5
+    repeats: int = 25
+    sentinel_repeats: int = 10
+    drift_tolerance: float = 0.05
+    attempts: int = 2
+    retime_passes: int = 1
+    calibration_networks: int = 20
+    network_warmup: int = 3
+    network_repeats: int = 15
+    network_attempts: int = 5
+    checkpoint_s: float = 20.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, low in (("warmup", 0), ("repeats", 1), ("sentinel_repeats", 1),
+                          ("attempts", 1), ("retime_passes", 0), ("calibration_networks", 0),
+                          ("network_warmup", 0), ("network_repeats", 1),
+                          ("network_attempts", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise MnasInputError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not 0 < self.drift_tolerance < 1:
+            raise MnasInputError(f"drift_tolerance must be a fraction in (0, 1), got "
+                                 f"{self.drift_tolerance!r}")
+        if not self.checkpoint_s >= 0:
+            raise MnasInputError(f"checkpoint_s must be >= 0, got {self.checkpoint_s!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyCoverage:
+    """How a space's keys were enumerated.
+
+    Attributes:
+        space: Space name.
+        samples: Architectures sampled.
+        keys: Unique keys found.
+        last_new_at: The sample index at which the last new key appeared.
+    """
+
+    space: str
+    samples: int
+    keys: int
+    last_new_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildReport:
+    """What a build did.
+
+    Attributes:
+        path: The table file.
+        keys: Keys the table had to cover.
+        already: Keys already in the table when the build started.
+        measured: Keys timed by this run (re-timings not counted).
+        retimed: Re-timings caused by sentinel drift (second passes).
+        drift: Every measurement's sentinel ratio as (entries done, ratio).
+        networks_measured: Whole networks timed by this run.
+        calibration: The fitted calibration (None when no network was timed).
+        seconds: Wall time of the build.
+    """
+
+    path: Path
+    keys: int
+    already: int
+    measured: int
+    retimed: int
+    drift: tuple[tuple[int, float], ...]
+    networks_measured: int
+    calibration: Any
+    seconds: float
+
+
+# ---------------------------------------------------------------- key enumeration
+def enumerate_space_keys(space: Any, *, seed: int = 0, chunk: int = 2000,
+                         quiet_chunks: int = 2, max_samples: int = 60000,
+                         resolutions: Sequence[int] | None = None,
+                         ) -> tuple[list[OpKey], KeyCoverage]:
+    """The unique op keys of a search space, found by sampling it.
+
+    Architectures are drawn with ``space.random_arch`` in chunks of ``chunk`` until
+    ``quiet_chunks`` chunks in a row add no new key (or ``max_samples``): for the
+    default space (about 4,400 keys over 4 resolutions and 3 widths) that is some
+    15,000 samples, a few seconds. Rare keys are the ones a sampler rarely proposes, so
+    a key missed here is a key a search rarely needs; if one is needed,
+    :class:`~mnas.errors.MissingLatencyKeyError` names it and ``mnas latency build``
+    measures just it.
+
+    Args:
+        space: A :class:`mnas.spaces.SearchSpace` (anything with ``name`` and
+            ``random_arch(rng)``).
+        seed: Seed of the sampler.
+        chunk: Samples per chunk.
+        quiet_chunks: Stop after this many chunks without a new key.
+        max_samples: Hard bound on samples.
+        resolutions: If given, every sample is also re-keyed at these resolutions
+            (instead of the space's own resolution choices).
+    """
+    rng = random.Random(seed)
+    seen: dict[str, OpKey] = {}
+    samples = quiet = last_new = 0
+    while samples < max_samples and quiet < quiet_chunks:
+        before = len(seen)
+        for _ in range(min(chunk, max_samples - samples)):
+            arch = space.random_arch(rng)
+            samples += 1
+            variants = ([arch] if not resolutions
+                        else [arch.replace(resolution=r) for r in resolutions])
+            for variant in variants:
+                for key in op_keys(variant):
+                    text = str(key)
+                    if text not in seen:
+                        seen[text] = key
+                        last_new = samples
+        quiet = quiet + 1 if len(seen) == before else 0
+    return list(seen.values()), KeyCoverage(space=space.name, samples=samples, keys=len(seen),
+                                            last_new_at=last_new)
+
+
+def calibration_archs(space: Any, n: int, *, seed: int = 0) -> list[Arch]:
+    """``n`` architectures of ``space`` for the calibration (a stream apart from validate's)."""
+    rng = random.Random(f"mnas-calibration-{seed}")
+    return [space.random_arch(rng) for _ in range(n)]
+
+
+def estimate_macs(key: OpKey) -> int:
+    """Multiply-accumulates of one unit (a rough size, used to pick a mid-sized sentinel)."""
+    i2, o2, k2 = key.in_size ** 2, key.out_size ** 2, key.kernel ** 2
+    if key.kind in ("stem", "cn"):
+        return o2 * k2 * key.in_channels * key.out_channels
+    if key.kind == "head":
+        conv = key.mid_channels * key.in_channels * (
+            i2 if key.head_type == "conv_bn_act_pool" else 1)
+        width = key.mid_channels or key.in_channels
+        return conv + width * (key.hidden or 1) + (key.hidden or width) * key.out_channels
+    se = 2 * key.mid_channels * key.se_channels
+    if key.kind == "ir":
+        return (i2 * key.in_channels * key.mid_channels + o2 * k2 * key.mid_channels
+                + o2 * key.mid_channels * key.out_channels + se)
+    return o2 * k2 * key.in_channels + o2 * key.in_channels * key.out_channels + se
+
+
+def arch_id(arch: Arch) -> str:
+    """A short stable id of an architecture's structure (its op keys)."""
+    text = "|".join(str(k) for k in op_keys(arch))
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- journal
+def journal_path(table_path: str | os.PathLike[str]) -> Path:
+    """The journal file that holds entries finished since the table was last rewritten."""
+    path = Path(table_path)
+    return path.with_name(path.name + ".journal")
+
+
+class _Journal:
+    """Append-only JSON lines; a torn last line (killed mid-write) is ignored on reading."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            if self._handle.tell() > 0:
+                self._handle.write("\n")  # end a torn line so the record stays parseable
+        self._handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def clear(self) -> None:
+        self.close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+# ---------------------------------------------------------------- sentinel
+class Sentinel:
+    """A mid-sized key kept loaded and re-timed around every measurement.
+
+    Its fastest median so far is the device's *idle speed*; ``ratio()`` is its current
+    median over that. Other processes, a sibling hyper-thread at work, thermal limits
+    or a lower clock all show up as a ratio above 1, and the measurement taken at that
+    moment is retried. On a quiet device the ratio stays within a percent or two.
+
+    Args:
+        runner: The runner being used.
+        key: The sentinel key.
+        repeats: Timed runs per check.
+        baseline_ms: A stored idle-speed median to start from (a resumed build).
+    """
+
+    def __init__(self, runner: Runner, key: OpKey, *, repeats: int = 10,
+                 baseline_ms: float | None = None, batch: int = 1) -> None:
+        self.key = key
+        self.repeats = repeats
+        self.baseline_ms = baseline_ms
+        self._prepared = runner.prepare(key_model(key), key_example(key, batch=batch))
+        self._prepared.time(warmup=3, repeats=1)
+
+    def ratio(self) -> float:
+        """Current median over the fastest median seen (>= 1 means slower than idle)."""
+        now = self._prepared.time(warmup=1, repeats=self.repeats).median_ms
+        if self.baseline_ms is None or now < self.baseline_ms:
+            self.baseline_ms = now
+        return now / self.baseline_ms
+
+    def close(self) -> None:
+        """Release the loaded sentinel model."""
+        self._prepared.close()
+
+
+def guarded_time(prepared: Prepared, sentinel: Sentinel | None, *, warmup: int, repeats: int,
+                 tolerance: float, attempts: int, pause_s: float = 0.0
+                 ) -> tuple[Timing, float]:
+    """Time ``prepared`` until the sentinel says the device ran at idle speed.
+
+    The sentinel is checked before and after each attempt; the attempt counts as clean
+    when both checks are within ``tolerance`` of idle speed. Up to ``attempts`` attempts
+    are made (``pause_s`` apart, growing); the cleanest one is returned.
+
+    Returns:
+        The timing and its sentinel ratio (the larger of the two checks; 1.0 without a
+        sentinel).
+    """
+    best: tuple[Timing, float] | None = None
+    for attempt in range(max(1, attempts)):
+        if attempt and pause_s:
+            time.sleep(pause_s * attempt)
+        before = sentinel.ratio() if sentinel else 1.0
+        timing = prepared.time(warmup=warmup, repeats=repeats)
+        ratio = max(before, sentinel.ratio()) if sentinel else 1.0
+        if best is None or ratio < best[1]:
+            best = (timing, ratio)
+        if ratio <= 1 + tolerance:
+            break
+    assert best is not None  # attempts >= 1
+    return best
+
+
+# ---------------------------------------------------------------- the builder
+def _today() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
+
+
+def _header_for(info: RunnerInfo, *, target: str, how_to_measure: str) -> TableHeader:
+    extra = {"clock": info.clock, "runner": dict(info.extra)}
+    return TableHeader(
+        target=target, device=info.device, cpu=info.cpu, runtime=info.runtime,
+        runtime_version=info.runtime_version, threads=info.threads, cpu_mask=info.cpu_mask,
+        dtype=info.dtype, batch=info.batch, date=_today(), provenance="measured",
+        error_band=0.1, missing_keys="error", how_to_measure=how_to_measure,
+        notes="Per-unit timings of standalone models, each taken while a sentinel model "
+              "ran at idle speed; whole-network calibration fitted on networks timed in the "
+              "same build.", extra=extra)
+
+
+def _check_same_setup(table: LatencyTable, info: RunnerInfo, path: Path) -> None:
+    header = table.header
+    pairs = [("runtime", header.runtime, info.runtime),
+             ("runtime_version", header.runtime_version, info.runtime_version),
+             ("threads", header.threads, info.threads), ("cpu", header.cpu, info.cpu),
+             ("batch", header.batch, info.batch), ("dtype", header.dtype, info.dtype),
+             ("clock", header.extra.get("clock", info.clock), info.clock)]
+    for name, have, want in pairs:
+        if have != want:
+            raise MnasInputError(
+                f"{path}: table was measured with {name} {have!r} but this run uses {want!r}; "
+                "resuming would mix setups: pass another --out, or delete the file to start "
+                "over")
+
+
+class TableBuilder:
+    """Measures the missing entries of one table and fits its calibration.
+
+    Args:
+        path: The table file (created, or resumed if it exists).
+        runner: Times the models.
+        target: The table's target name.
+        keys: Keys the table must cover.
+        networks: Whole networks for the calibration (their keys are added to ``keys``).
+        settings: Timing settings.
+        how_to_measure: The command that (re)builds this table, written in its header.
+        progress: Show a progress bar (rich) on stderr.
+        header_notes: Extra header fields (spaces, coverage), merged into ``extra``.
+    """
+
+    def __init__(self, *, path: str | os.PathLike[str], runner: Runner, target: str,
+                 keys: Iterable[OpKey], networks: Sequence[Arch] = (),
+                 settings: BuildSettings | None = None, how_to_measure: str = "",
+                 progress: bool = False, header_notes: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.runner = runner
+        self.target = target
+        self.networks = list(networks)
+        self.settings = settings or BuildSettings()
+        self.how_to_measure = how_to_measure
+        self.progress = progress
+        self.header_notes = dict(header_notes or {})
+        merged: dict[str, OpKey] = {str(k): k for k in keys}
+        for key in unique_op_keys(self.networks):
+            merged.setdefault(str(key), key)
+        self.keys = merged
+        self._journal = _Journal(journal_path(self.path))
+        self._last_save = 0.0
+
+    # ------------------------------------------------------------ state
+    def _load(self, info: RunnerInfo) -> LatencyTable:
+        if self.path.exists():
+            table = load_table(self.path)
+            _check_same_setup(table, info, self.path)
+        else:
+            table = LatencyTable(header=_header_for(info, target=self.target,
+                                                    how_to_measure=self.how_to_measure))
+            table.path = self.path
+        networks = dict(table.header.extra.get("calibration_networks") or {})
+        for record in self._journal.read():
+            if "key" in record and isinstance(record.get("entry"), dict):
+                try:
+                    table.entries[record["key"]] = LatencyEntry(**record["entry"])
+                except TypeError:
+                    continue
+            elif "network" in record:
+                networks[record["network"]] = {k: record[k] for k in
+                                               ("name", "measured_ms", "keys") if k in record}
+            elif isinstance(record.get("sentinel"), dict):
+                table.header.extra["sentinel"] = record["sentinel"]
+        table.header.extra["calibration_networks"] = networks
+        table.header.extra.update(self.header_notes)
+        return table
+
+    def _save(self, table: LatencyTable, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_save < self.settings.checkpoint_s:
+            return
+        if self._sentinel is not None:
+            table.header.extra["sentinel"] = {"key": str(self._sentinel.key),
+                                              "baseline_ms": self._sentinel.baseline_ms}
+        table.save(self.path)
+        self._journal.clear()
+        self._last_save = now
+
+    def _make_sentinel(self, table: LatencyTable) -> Sentinel:
+        stored = table.header.extra.get("sentinel")
+        if isinstance(stored, dict) and isinstance(stored.get("key"), str):
+            try:
+                key = OpKey.parse(stored["key"])
+                return Sentinel(self.runner, key, repeats=self.settings.sentinel_repeats,
+                                baseline_ms=float(stored["baseline_ms"]), batch=self._info.batch)
+            except (MnasInputError, TypeError, ValueError, KeyError):
+                pass
+        ordered = sorted(self.keys.values(), key=lambda k: (estimate_macs(k), str(k)))
+        # a larger-than-median block: long enough (~0.2-0.5 ms) for a steady median of 10
+        # runs, short enough to re-time around every measurement
+        blocks = [k for k in ordered if k.is_block] or ordered
+        key = blocks[(3 * len(blocks)) // 4]
+        return Sentinel(self.runner, key, repeats=self.settings.sentinel_repeats,
+                        batch=self._info.batch)
+
+    # ------------------------------------------------------------ run
+    def run(self, *, on_progress: Callable[[int, int, float], None] | None = None
+            ) -> BuildReport:
+        """Measure what is missing, time the calibration networks, fit and save.
+
+        Args:
+            on_progress: Called as ``(done, total, drift)`` after every entry (tests use it).
+        """
+        start = time.monotonic()
+        self._info = self.runner.info()
+        self._sentinel: Sentinel | None = None
+        table = self._load(self._info)
+        already = sum(1 for k in self.keys if k in table.entries)
+        todo = sorted(k for k in self.keys if k not in table.entries)
+        random.Random(self.settings.seed).shuffle(todo)
+        self._last_save = time.monotonic()
+        if not self.path.exists():
+            self._save(table, force=True)
+        settings = self.settings
+        measured = retimed = 0
+        drift_log: list[tuple[int, float]] = []
+        bar = _Progress(self.progress, total=len(todo), networks=self._networks_todo(table))
+        try:
+            with bar:
+                if todo or self._networks_todo(table):
+                    self._sentinel = self._make_sentinel(table)
+                queue = list(todo)
+                # at most 10% of the keys per pass get a second timing at the end, so a
+                # build on a busy machine stays bounded
+                retime_budget = max(1, len(todo) // 10) * settings.retime_passes
+                ratios: dict[str, float] = {}
+                i = 0
+                while i < len(queue):
+                    text = queue[i]
+                    i += 1
+                    key = self.keys[text]
+                    prepared = self.runner.prepare(key_model(key),
+                                                   key_example(key, batch=self._info.batch))
+                    try:
+                        timing, ratio = guarded_time(
+                            prepared, self._sentinel, warmup=settings.warmup,
+                            repeats=settings.repeats, tolerance=settings.drift_tolerance,
+                            attempts=settings.attempts)
+                    finally:
+                        prepared.close()
+                    first = text not in ratios
+                    if first or ratio < ratios[text]:
+                        ratios[text] = ratio
+                        entry = timing.to_entry()
+                        table.entries[text] = entry
+                        self._journal.append({"key": text, "entry": asdict(entry),
+                                              "drift": round(ratio, 4)})
+                    if first:
+                        measured += 1
+                        bar.advance()
+                        if (ratio > 1 + 3 * settings.drift_tolerance
+                                and len(queue) - len(todo) < retime_budget):
+                            queue.append(text)  # drifted: time it again at the end
+                    else:
+                        retimed += 1
+                    drift_log.append((measured, ratio))
+                    bar.drift(ratio)
+                    if on_progress is not None:
+                        on_progress(measured, len(todo), ratio)
+                    self._save(table)
+                if todo:
+                    self._save(table, force=True)
+                networks_measured = self._measure_networks(table, bar)
+        finally:
+            self._journal.close()
+            if self._sentinel is not None:
+                self._sentinel.close()
+        calibration = self._fit(table)
+        table.header = replace(table.header, date=_today())
+        self._save(table, force=True)
+        return BuildReport(path=self.path, keys=len(self.keys), already=already,
+                           measured=measured, retimed=retimed, drift=tuple(drift_log),
+                           networks_measured=networks_measured, calibration=calibration,
+                           seconds=time.monotonic() - start)
+
+    def _networks_todo(self, table: LatencyTable) -> int:
+        done = table.header.extra.get("calibration_networks") or {}
+        return sum(1 for arch in self.networks if arch_id(arch) not in done)
+
+    def _measure_networks(self, table: LatencyTable, bar: _Progress) -> int:
+        networks: dict[str, Any] = table.header.extra["calibration_networks"]
+        count = 0
+        for arch in self.networks:
+            ident = arch_id(arch)
+            if ident in networks:
+                continue
+            timing, ratio = time_network(self.runner, arch, self._sentinel,
+                                         settings=self.settings, batch=self._info.batch)
+            record = {"name": arch.name, "measured_ms": timing.median_ms,
+                      "drift": round(ratio, 4), "keys": [str(k) for k in op_keys(arch)]}
+            networks[ident] = record
+            self._journal.append({"network": ident, **record})
+            count += 1
+            bar.network_done()
+            bar.drift(ratio)
+            self._save(table)
+        return count
+
+    def _fit(self, table: LatencyTable) -> Any:
+        networks = table.header.extra.get("calibration_networks") or {}
+        points = []
+        for ident, record in networks.items():
+            keys = record.get("keys") or []
+            if keys and all(k in table.entries for k in keys):
+                total = sum(table.entries[k].median_ms for k in keys)
+                points.append(CalibrationPoint(sum_ms=total, measured_ms=record["measured_ms"],
+                                               name=record.get("name", ident)))
+        if not points:
+            return None
+        calibration = fit_calibration(
+            points, source=f"{len(points)} whole networks timed by `mnas latency build` on "
+                           f"this device ({self._info.runtime} {self._info.runtime_version})")
+        table.calibration = calibration
+        band = max(0.05, math.ceil((calibration.max_abs_pct_err or 0) * 100) / 100)
+        table.header = replace(table.header, error_band=min(band, 0.5))
+        return calibration
+
+
+def time_network(runner: Runner, arch: Arch, sentinel: Sentinel | None, *,
+                 settings: BuildSettings, batch: int = 1) -> tuple[Timing, float]:
+    """Time a whole network of ``arch`` (guarded by ``sentinel``); returns timing and drift."""
+    from mnas.models import build
+
+    model = build(arch).eval()
+    example = key_example(op_keys(arch)[0], batch=batch)
+    prepared = runner.prepare(model, example)
+    try:
+        return guarded_time(prepared, sentinel, warmup=settings.network_warmup,
+                            repeats=settings.network_repeats,
+                            tolerance=settings.drift_tolerance,
+                            attempts=settings.network_attempts, pause_s=0.2)
+    finally:
+        prepared.close()
+
+
+def build_table(*, path: str | os.PathLike[str], runner: Runner, target: str,
+                keys: Iterable[OpKey], networks: Sequence[Arch] = (),
+                settings: BuildSettings | None = None, how_to_measure: str = "",
+                progress: bool = False, header_notes: dict[str, Any] | None = None
+                ) -> BuildReport:
+    """Measure the missing entries of the table at ``path`` and fit its calibration.
+
+    See :class:`TableBuilder` for the arguments; returns its :class:`BuildReport`.
+    """
+    return TableBuilder(path=path, runner=runner, target=target, keys=keys, networks=networks,
+                        settings=settings, how_to_measure=how_to_measure, progress=progress,
+                        header_notes=header_notes).run()
+
+
+# ---------------------------------------------------------------- progress bar
+class _Progress:
+    """A rich progress bar (entries done, time left, sentinel drift); silent if disabled."""
+
+    def __init__(self, enabled: bool, *, total: int, networks: int) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._total = total
+        self._networks = networks
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                TextColumn("drift {task.fields[drift]}"), console=Console(stderr=True))
+            self._progress.start()
+            self._entries = self._progress.add_task("entries", total=self._total, drift="-")
+            self._nets = self._progress.add_task("networks", total=self._networks, drift="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def advance(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._entries)
+
+    def drift(self, ratio: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._entries, drift=f"{(ratio - 1) * 100:+.1f}%")
+
+    def network_done(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._nets)
+

@@ -1,0 +1,86 @@
+"""Whole-network calibration: fit ``total = a * sum_of_entries + b`` and report its error.
+
+Isolated blocks do not add up exactly to a network (each isolated run pays the
+runtime's call overhead and cold caches; inside a network, layers share caches and
+the runtime fuses across block boundaries). A straight line through a handful of
+whole networks measured on the same device corrects most of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mnas.errors import MnasInputError
+from mnas.latency._table import Calibration
+
+__all__ = ["CalibrationPoint", "fit_calibration", "percent_errors"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationPoint:
+    """One whole network: the sum of its table entries and its measured latency (ms)."""
+
+    sum_ms: float
+    measured_ms: float
+    name: str = ""
+
+
+def percent_errors(predicted: Sequence[float], measured: Sequence[float]) -> list[float]:
+    """Signed errors ``(predicted - measured) / measured`` as fractions."""
+    return [(p - m) / m for p, m in zip(predicted, measured, strict=True)]
+
+
+def fit_calibration(points: Sequence[CalibrationPoint], *, source: str = "",
+                    intercept: bool = True) -> Calibration:
+    """Fit ``a`` and ``b`` minimising the squared *relative* error over ``points``.
+
+    Minimising relative rather than absolute error keeps small networks (128 px, width
+    0.5) from being ignored next to large ones. With fewer than 3 points, or with
+    ``intercept=False``, only the slope is fitted (``b = 0``).
+
+    Args:
+        points: Whole networks measured on the device.
+        source: Where the timings come from (stored with the calibration).
+        intercept: Fit ``b`` too.
+
+    Returns:
+        The calibration with its in-sample MAPE and largest absolute error (fractions).
+
+    Raises:
+        MnasInputError: No points, or a non-positive sum or measurement.
+    """
+    if not points:
+        raise MnasInputError("calibration needs at least one whole-network measurement, "
+                             "got none")
+    for point in points:
+        if not (point.sum_ms > 0 and point.measured_ms > 0
+                and math.isfinite(point.sum_ms) and math.isfinite(point.measured_ms)):
+            raise MnasInputError(
+                f"calibration point {point.name or '?'} must have sum_ms > 0 and "
+                f"measured_ms > 0, got sum_ms={point.sum_ms!r}, measured_ms={point.measured_ms!r}")
+    # Weighted least squares with weights 1/y^2: minimise sum(((a*s + b) / y - 1)^2).
+    # Regress 1 on u = s/y and v = 1/y.
+    u = [p.sum_ms / p.measured_ms for p in points]
+    v = [1.0 / p.measured_ms for p in points]
+    a, b = _solve(u, v, intercept and len(points) >= 3)
+    predicted = [a * p.sum_ms + b for p in points]
+    errors = [abs(e) for e in percent_errors(predicted, [p.measured_ms for p in points])]
+    return Calibration(a=a, b=b, n=len(points), mape=sum(errors) / len(errors),
+                       max_abs_pct_err=max(errors), source=source)
+
+
+def _solve(u: list[float], v: list[float], intercept: bool) -> tuple[float, float]:
+    suu = sum(x * x for x in u)
+    if not intercept:
+        return sum(u) / suu, 0.0
+    svv = sum(x * x for x in v)
+    suv = sum(x * y for x, y in zip(u, v, strict=True))
+    su, sv = sum(u), sum(v)
+    det = suu * svv - suv * suv
+    if abs(det) <= 1e-12 * suu * svv:
+        return su / suu, 0.0
+    a = (su * svv - sv * suv) / det
+    b = (suu * sv - suv * su) / det
+    return a, b

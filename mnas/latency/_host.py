@@ -1,0 +1,78 @@
+"""This machine as a latency target: its CPU identity and the name of its table.
+
+``--target host`` looks for ``latency_tables/<host_table_name()>.json``, e.g.
+``host-amd-epyc-onnxruntime-1t.json``: one table per CPU model, runtime and thread
+count, so the same table serves every machine with that CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import re
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["cpu_affinity_mask", "cpu_model", "host_table_name", "set_cpu_affinity"]
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU model name (``/proc/cpuinfo``'s ``model name``, else ``platform.processor()``)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("model name", "Processor", "Hardware") and value.strip():
+            return " ".join(value.split())
+    return platform.processor() or platform.machine() or "unknown-cpu"
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"\((r|tm|c)\)", "", text.lower())
+    text = re.sub(r"\b(cpu|processor|\d+-core)\b", " ", text)
+    text = re.sub(r"@.*$", "", text)
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "cpu"
+
+
+def host_table_name(runtime: str = "onnxruntime", threads: int = 1) -> str:
+    """File stem of this host's table, e.g. ``host-amd-epyc-onnxruntime-1t``.
+
+    Args:
+        runtime: Runtime the table is measured with.
+        threads: Threads it runs with.
+    """
+    return f"host-{_slug(cpu_model())}-{runtime}-{threads}t"
+
+
+def host_device_name() -> str:
+    """Host name and CPU, for a table header."""
+    return f"{socket.gethostname()} ({cpu_model()}, {os.cpu_count()} logical CPUs)"
+
+
+def set_cpu_affinity(cpus: Sequence[int]) -> str:
+    """Pin this process to ``cpus`` (as ``taskset -c``) and return the hex mask.
+
+    Raises:
+        ValueError: If a CPU index is not available to this process.
+    """
+    available = os.sched_getaffinity(0)
+    wanted = set(cpus)
+    if not wanted or not wanted <= available:
+        raise ValueError(f"--cpus must name CPUs this process may use "
+                         f"({', '.join(map(str, sorted(available)))}), got "
+                         f"{', '.join(map(str, sorted(wanted))) or 'none'}")
+    os.sched_setaffinity(0, wanted)
+    return cpu_affinity_mask()
+
+
+def cpu_affinity_mask() -> str:
+    """This process's CPU affinity as a hex mask (``0x3`` = CPUs 0 and 1)."""
+    mask = 0
+    for cpu in os.sched_getaffinity(0):
+        mask |= 1 << cpu
+    return hex(mask)

@@ -1,0 +1,94 @@
+"""Rebuild an :class:`~mnas.latency.OpKey` as a tiny standalone model to be timed.
+
+Each key becomes exactly the layers the network builder (:mod:`mnas.models`) would
+create for that unit, from the same classes (``ConvBNAct``, ``InvertedResidual``,
+``DepthwiseSeparable``, ``ConvBlock``, ``SqueezeExcite``), so a key's timing is the
+unit's timing inside the network, up to the cost of entering and leaving a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mnas.arch import Block
+from mnas.errors import MnasInputError
+from mnas.latency._opkey import OpKey
+from mnas.models._layers import BLOCK_CLASSES, ConvBNAct, make_activation
+
+__all__ = ["HeadModule", "key_example", "key_model"]
+
+_BN = {"bn_eps": 1e-5, "bn_momentum": 0.1}
+
+
+@dataclass(frozen=True)
+class _BlockSettings:
+    """The arch-level fields the block classes read (BN and SE conventions)."""
+
+    bn_eps: float
+    bn_momentum: float
+    se_act: str
+    se_gate: str
+
+
+class HeadModule(nn.Module):
+    """The network head as :class:`mnas.models.MobileNet` runs it (conv/pool, hidden, classifier).
+
+    Args:
+        key: A ``head`` key.
+    """
+
+    def __init__(self, key: OpKey) -> None:
+        super().__init__()
+        width = key.in_channels
+        self.pool_first = key.head_type == "pool_conv_act"
+        self.head_conv: nn.Module = nn.Identity()
+        if key.mid_channels:
+            self.head_conv = ConvBNAct(width, key.mid_channels, kernel=1, act=key.act, **_BN)
+            width = key.mid_channels
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head_hidden: nn.Module = nn.Identity()
+        self.head_act: nn.Module = nn.Identity()
+        if key.hidden:
+            self.head_hidden = nn.Linear(width, key.hidden)
+            self.head_act = make_activation(key.act)
+            width = key.hidden
+        self.classifier = nn.Linear(width, key.out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head_conv(self.pool(x)) if self.pool_first else self.pool(self.head_conv(x))
+        x = torch.flatten(x, 1)
+        return self.classifier(self.head_act(self.head_hidden(x)))
+
+
+def key_model(key: OpKey) -> nn.Module:
+    """A freshly initialised model (eval mode) computing exactly the unit ``key`` describes.
+
+    Raises:
+        MnasInputError: If ``key.kind`` is not a stem, block type or head.
+    """
+    if key.kind == "stem":
+        model: nn.Module = ConvBNAct(key.in_channels, key.out_channels, kernel=key.kernel,
+                                     stride=key.stride, act=key.act, **_BN)
+    elif key.kind == "head":
+        model = HeadModule(key)
+    elif key.kind in BLOCK_CLASSES:
+        block = Block(type=key.kind, in_channels=key.in_channels,
+                      mid_channels=key.mid_channels, out_channels=key.out_channels,
+                      kernel=key.kernel, stride=key.stride, act=key.act,
+                      se_ratio=0.25 if key.se_channels else 0.0,
+                      se_channels=key.se_channels, skip=key.skip)
+        settings = _BlockSettings(se_act=key.se_act, se_gate=key.se_gate, **_BN)
+        model = BLOCK_CLASSES[key.kind](block, settings)  # type: ignore[arg-type]
+    else:
+        raise MnasInputError(f"op key kind must be stem, head or one of "
+                             f"{', '.join(BLOCK_CLASSES)}, got {key.kind!r}")
+    return model.eval()
+
+
+def key_example(key: OpKey, *, batch: int = 1, seed: int = 0) -> torch.Tensor:
+    """A random input of the shape ``key`` takes (NCHW), reproducible from ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, key.in_channels, key.in_size, key.in_size, generator=generator)

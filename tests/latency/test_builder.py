@@ -1,0 +1,207 @@
+"""The table builder: measure, resume, drift re-timing, calibration, missing keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from latency_fakes import FakeRunner
+
+from mnas.errors import MissingLatencyKeyError, MnasInputError
+from mnas.latency import OpKey, TablePredictor, load_table, op_keys, unique_op_keys
+from mnas.latency._builder import (
+    BuildSettings,
+    TableBuilder,
+    enumerate_space_keys,
+    journal_path,
+)
+from mnas.models import get_arch
+from mnas.spaces import load_space
+
+HERE = Path(__file__).resolve().parent
+SETTINGS = BuildSettings(warmup=0, repeats=3, sentinel_repeats=1, calibration_networks=0,
+                         checkpoint_s=0.0)
+
+
+def _archs() -> list:
+    return [get_arch(n).replace(resolution=32) for n in
+            ("mobilenet_v3_small", "mobilenet_v3_large", "mobilenet_v2", "mnasnet_a1")]
+
+
+def test_build_measures_every_key_and_fits_calibration(tmp_path: Path) -> None:
+    archs = _archs()
+    path = tmp_path / "t.json"
+    report = TableBuilder(path=path, runner=FakeRunner(), target="t", keys=[],
+                          networks=archs, settings=SETTINGS).run()
+    keys = {str(k) for k in unique_op_keys(archs)}
+    table = load_table(path)
+    assert set(table.entries) == keys and report.measured == len(keys)
+    assert not journal_path(path).exists()
+    cal = table.calibration
+    assert cal is not None and cal.n == len(archs) and cal.mape is not None
+    assert table.header.cpu == "Fake CPU" and table.header.provenance == "measured"
+    assert table.header.extra["sentinel"]["key"] in keys
+    assert len(table.header.extra["calibration_networks"]) == len(archs)
+    assert all(e.n == 3 for e in table.entries.values())
+    # the predictor reads it back
+    assert TablePredictor(table).predict_ms(archs[0]) > 0
+
+
+def test_resume_measures_only_what_is_missing(tmp_path: Path) -> None:
+    archs = _archs()
+    keys = unique_op_keys(archs)
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=keys[:10],
+                 settings=SETTINGS).run()
+    runner = FakeRunner()
+    report = TableBuilder(path=path, runner=runner, target="t", keys=keys,
+                          settings=SETTINGS).run()
+    assert report.already == 10 and report.measured == len(keys) - 10
+    assert set(load_table(path).entries) == {str(k) for k in keys}
+
+
+def test_resume_replays_the_journal(tmp_path: Path) -> None:
+    archs = _archs()
+    keys = unique_op_keys(archs)
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=keys[:5],
+                 settings=SETTINGS).run()
+    # entries finished after the last table rewrite live in the journal, last line torn
+    lines = [json.dumps({"key": str(k), "entry": {"median_ms": 1.5, "p90_ms": 1.6, "n": 3,
+                                                  "std_ms": 0.0}}) for k in keys[5:8]]
+    journal_path(path).write_text("\n".join(lines) + '\n{"key": "ir-in:1x1', encoding="utf-8")
+    report = TableBuilder(path=path, runner=FakeRunner(), target="t", keys=keys[:12],
+                          settings=SETTINGS).run()
+    assert report.already == 8 and report.measured == 4
+    table = load_table(path)
+    assert table.entries[str(keys[6])].median_ms == 1.5
+
+
+def test_resume_refuses_a_different_setup(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    keys = op_keys(_archs()[0])
+    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=keys, settings=SETTINGS).run()
+
+    class OtherRunner(FakeRunner):
+        def info(self):
+            from dataclasses import replace
+            return replace(super().info(), runtime_version="2.0")
+
+    with pytest.raises(MnasInputError, match="runtime_version"):
+        TableBuilder(path=path, runner=OtherRunner(), target="t", keys=keys,
+                     settings=SETTINGS).run()
+
+
+def test_drift_triggers_a_retry_and_keeps_the_clean_timing(tmp_path: Path) -> None:
+    keys = op_keys(_archs()[0])[:4]
+    # call 1 primes the sentinel, 2 is its first check; make the first key's first
+    # measurement (calls 2-4: check, key, check) slow
+    runner = FakeRunner(slow_calls={3, 4})
+    path = tmp_path / "t.json"
+    report = TableBuilder(path=path, runner=runner, target="t", keys=keys,
+                          settings=SETTINGS).run()
+    ratios = [r for _, r in report.drift]
+    assert len(ratios) == len(keys) and max(ratios) <= 1.05
+    clean = FakeRunner()
+    path2 = tmp_path / "u.json"
+    TableBuilder(path=path2, runner=clean, target="t", keys=keys, settings=SETTINGS).run()
+    assert load_table(path).entries == load_table(path2).entries
+
+
+def test_missing_key_error_names_key_and_command(tmp_path: Path) -> None:
+    archs = _archs()
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=op_keys(archs[0]),
+                 settings=SETTINGS, how_to_measure="mnas latency build --target t").run()
+    predictor = TablePredictor(load_table(path))
+    missing = next(k for k in op_keys(archs[1]) if str(k) not in predictor.table.entries)
+    with pytest.raises(MissingLatencyKeyError) as err:
+        predictor.predict(archs[1])
+    message = str(err.value)
+    assert "\n" not in message
+    assert "mnas latency build --target t" in message and str(path) in message
+    assert any(str(k) in message for k in op_keys(archs[1]))
+    assert isinstance(missing, OpKey)
+
+
+def test_memoised_prediction_matches_the_keys(tmp_path: Path) -> None:
+    space = load_space("mobilenetv3")
+    keys, coverage = enumerate_space_keys(space, chunk=10, quiet_chunks=1, max_samples=20,
+                                          resolutions=[32])
+    assert coverage.samples == 20 and coverage.keys == len(keys)
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=keys,
+                 settings=SETTINGS).run()
+    table = load_table(path)
+    predictor = TablePredictor(table)
+    import random
+
+    rng = random.Random(0)  # the same stream enumerate_space_keys used
+    for _ in range(20):
+        arch = space.random_arch(rng).replace(resolution=32)
+        expected = sum(table.entries[str(k)].median_ms for k in op_keys(arch))
+        assert predictor.predict_ms(arch) == pytest.approx(expected)
+        assert predictor.predict_ms(arch) == pytest.approx(expected)  # from the memo
+        estimate = predictor.predict(arch)
+        assert [b.key for b in estimate.per_block] == [str(k) for k in op_keys(arch)]
+
+
+_KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {here!r})
+from latency_fakes import FakeRunner
+from mnas.latency._builder import BuildSettings, TableBuilder
+from mnas.latency import unique_op_keys
+from mnas.models import get_arch
+archs = [get_arch(n).replace(resolution=32) for n in ("mobilenet_v3_small",
+                                                      "mobilenet_v3_large")]
+settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, calibration_networks=0,
+                         checkpoint_s=0.3)
+TableBuilder(path=sys.argv[1], runner=FakeRunner(sleep_s=0.02), target="t",
+             keys=unique_op_keys(archs), settings=settings).run()
+"""
+
+
+def _finished(path: Path) -> dict[str, dict]:
+    done = {}
+    if path.exists():
+        done.update({k: v for k, v in json.loads(path.read_text())["entries"].items()})
+    journal = journal_path(path)
+    if journal.exists():
+        for line in journal.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "key" in record:
+                done[record["key"]] = record["entry"]
+    return done
+
+
+def test_sigkill_mid_build_loses_no_finished_entry(tmp_path: Path) -> None:
+    """A real subprocess is SIGKILLed mid-build; the rerun keeps every finished entry."""
+    script = tmp_path / "build.py"
+    script.write_text(_KILL_SCRIPT.format(here=str(HERE)))
+    path = tmp_path / "t.json"
+    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_finished(path)) < 8:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _finished(path)
+    assert len(before) >= 8, "the build made no progress before the kill"
+    load_table(path)  # the table file is valid after the kill
+    result = subprocess.run([sys.executable, str(script), str(path)], env=env, timeout=120)
+    assert result.returncode == 0
+    table = load_table(path)
+    for key, entry in before.items():  # every entry finished before the kill survives
+        assert table.entries[key].median_ms == entry["median_ms"]
+    assert not journal_path(path).exists()

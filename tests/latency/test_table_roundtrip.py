@@ -1,0 +1,61 @@
+"""Latency table files: round trip, and one-line errors for corrupted or edited files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnas.errors import MnasInputError
+from mnas.latency import Calibration, LatencyEntry, LatencyTable, TableHeader, load_table
+
+
+def _table() -> LatencyTable:
+    header = TableHeader(target="t", device="box", cpu="Fake CPU", runtime="onnxruntime",
+                         runtime_version="1.32.0", threads=1, date="2026-11-28",
+                         extra={"clock": "cpu"})
+    table = LatencyTable(header=header, calibration=Calibration(a=0.9, b=0.1, n=5, mape=0.02,
+                                                                max_abs_pct_err=0.04))
+    table.entries["stem-in:32x32x3-out:16x16x16-k3-s2-hswish"] = LatencyEntry(
+        median_ms=0.05, p90_ms=0.06, n=25, std_ms=0.004)
+    return table
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    table = _table()
+    path = table.save(tmp_path / "t.json")
+    again = load_table(path)
+    assert again.entries == table.entries
+    assert again.header == table.header
+    assert again.calibration == table.calibration
+    assert again.to_dict() == table.to_dict()
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda text: text[: len(text) // 2], "not valid JSON"),
+    (lambda text: text.replace('"median_ms": 0.05', '"median_ms": "fast"'), "median_ms"),
+    (lambda text: text.replace('"threads": 1', '"threads": 0'), "threads"),
+    (lambda text: text.replace('"format": "mnas-latency-table/1"', '"format": "x"'), "format"),
+    (lambda text: text.replace('"provenance": "measured"', '"provenance": "guessed"'),
+     "provenance"),
+])
+def test_corrupted_or_edited_table_is_one_line_error(tmp_path: Path, edit, problem) -> None:
+    path = _table().save(tmp_path / "t.json")
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(MnasInputError) as err:
+        load_table(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and problem in message
+
+
+def test_cli_reports_a_corrupted_table_in_one_line(tmp_path: Path, capsys) -> None:
+    from mnas.cli import main
+
+    path = _table().save(tmp_path / "t.json")
+    path.write_text(path.read_text()[:100])
+    assert main(["latency", "show", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and "JSON" in err
+    data = json.loads(_table().save(tmp_path / "u.json").read_text())
+    assert data["format"] == "mnas-latency-table/1"
