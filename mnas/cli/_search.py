@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--top", type=int, default=5, help="top-K architectures to write (default 5)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from mnas.search._ray_cli import add_ray_arguments
+
+    add_ray_arguments(p)  # --backend ray, --address, --workers, ... (Ray Tune, issue 6)
     p.set_defaults(func=_run)
 
 
@@ -61,6 +64,10 @@ def _run(args: argparse.Namespace) -> int:
     from mnas.cli._common import print_json
     from mnas.search import SearchConfig, default_proxy_name, parse_budget, search
 
+    from mnas.search._ray_cli import options_from_args
+
+    if args.backend != "ray":
+        options_from_args(args)  # refuses Ray-only flags without --backend ray
     budget = parse_budget(args.budget)
     config = SearchConfig(
         target=args.target, budget_ms=budget, space=args.space, trials=args.trials,
@@ -68,6 +75,10 @@ def _run(args: argparse.Namespace) -> int:
         objective=args.objective, pareto=args.pareto, seed=args.seed,
         sampler=args.sampler or ("nsga2" if args.pareto else "tpe"), name=args.name,
         runs_dir=args.runs_dir, top_k=args.top)
+    if args.backend == "ray":
+        from mnas.search._ray_cli import run_from_args
+
+        return run_from_args(args, config)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
