@@ -106,7 +106,8 @@ def get_proxy(name: str, **kwargs: Any) -> AccuracyProxy:
     """
     cls = proxy_class(name)
     params = inspect.signature(cls.__init__).parameters
-    allowed = [p for p in params if p != "self" and params[p].kind == inspect.Parameter.KEYWORD_ONLY]
+    allowed = [p for p in params
+               if p != "self" and params[p].kind == inspect.Parameter.KEYWORD_ONLY]
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
         raise MnasInputError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -38,7 +40,8 @@ def make_generator(seed: int) -> torch.Generator:
     return gen
 
 
-def build_seeded(arch: Arch, generator: torch.Generator, *, init: str = "kaiming") -> MobileNet:
+def build_seeded(arch: Arch, generator: torch.Generator, *, init: str = "kaiming",
+                 dropout: bool = False) -> MobileNet:
     """Build ``arch`` and initialise it from ``generator`` only.
 
     The builder's own initialisation draws from the global RNG; it runs inside
@@ -51,10 +54,14 @@ def build_seeded(arch: Arch, generator: torch.Generator, *, init: str = "kaiming
         init: ``"kaiming"`` (torchvision's MobileNet init: Kaiming-normal fan-out convs,
             N(0, 0.01) Linear) or ``"gaussian"`` (every conv/Linear weight N(0, 1), as
             Zen-NAS prescribes). BatchNorm weight 1, every bias 0 in both.
+        dropout: Keep the head's dropout. Off by default: dropout would draw from the
+            global RNG in train mode, and zero-cost proxies gain nothing from it.
 
     Returns:
         The network in train mode.
     """
+    if not dropout and arch.head.dropout:
+        arch = arch.replace(head=dataclasses.replace(arch.head, dropout=0.0))
     with torch.random.fork_rng(devices=[]):
         model = build(arch)
     with torch.no_grad():

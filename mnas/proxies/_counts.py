@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from mnas.arch import Arch, Block, conv_out_size
 from mnas.proxies._base import AccuracyProxy, register_proxy
+from mnas.proxies._common import at_resolution, check_resolution
 
 __all__ = ["ArchCosts", "FlopsProxy", "ParamsProxy", "arch_costs"]
 
@@ -99,19 +100,25 @@ def arch_costs(arch: Arch) -> ArchCosts:
 
 @register_proxy
 class ParamsProxy(AccuracyProxy):
-    """Parameter count (the usual baseline; log-scaled, so higher is better and scale-free).
+    """Natural log of the built network's parameter count (the usual baseline).
+
+    The log keeps scores on the scale of the other proxies (MnasNet's soft reward
+    multiplies the score by a latency factor); ranks are those of the raw count, which
+    :func:`arch_costs` gives.
 
     Surveys of zero-cost proxies (e.g. Krishnakumar et al., NeurIPS 2022 "NAS-Bench-Suite-Zero")
     find #params a strong baseline that many proxies fail to beat.
 
     Args:
         seed: Accepted for a uniform interface; the count is exact and needs no randomness.
+        resolution: Accepted for a uniform interface; parameters do not depend on it.
     """
 
     name = "params"
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, resolution: int | None = None) -> None:
         self.seed = seed
+        self.resolution = check_resolution(resolution)
 
     def score(self, arch: Arch) -> float:
         return math.log(arch_costs(arch).params)
@@ -119,18 +126,20 @@ class ParamsProxy(AccuracyProxy):
 
 @register_proxy
 class FlopsProxy(AccuracyProxy):
-    """Multiply-accumulates at the arch's resolution (log-scaled; the FLOPs baseline).
+    """Natural log of the multiply-accumulates of one image (the FLOPs baseline).
 
     Counted analytically from the ``Arch`` (conv + Linear MACs, see :func:`arch_costs`).
 
     Args:
         seed: Accepted for a uniform interface; the count is exact and needs no randomness.
+        resolution: Count at this input size instead of each arch's own.
     """
 
     name = "flops"
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, resolution: int | None = None) -> None:
         self.seed = seed
+        self.resolution = check_resolution(resolution)
 
     def score(self, arch: Arch) -> float:
-        return math.log(arch_costs(arch).macs)
+        return math.log(arch_costs(at_resolution(arch, self.resolution)).macs)

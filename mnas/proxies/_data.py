@@ -51,7 +51,7 @@ class ImageData:
 
 
 def resize_batch(x: torch.Tensor, resolution: int) -> torch.Tensor:
-    """uint8 ``(B, 3, H, W)`` -> float, ImageNet-normalised, bilinearly resized to ``resolution``."""
+    """uint8 ``(B, 3, H, W)`` -> float, ImageNet-normalised, resized to ``resolution``."""
     out = x.float().div_(255.0)
     if out.shape[-1] != resolution or out.shape[-2] != resolution:
         out = F.interpolate(out, size=(resolution, resolution), mode="bilinear",
@@ -134,8 +134,8 @@ def _load_folder(path: Path, limit: int | None, resolution: int) -> ImageData:
                 img = img.convert("RGB")
                 w, h = img.size
                 scale = resolution / min(w, h)
-                img = img.resize((max(resolution, round(w * scale)), max(resolution, round(h * scale))),
-                                 Image.Resampling.BILINEAR)
+                size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
+                img = img.resize(size, Image.Resampling.BILINEAR)
                 w, h = img.size
                 left, top = (w - resolution) // 2, (h - resolution) // 2
                 img = img.crop((left, top, left + resolution, top + resolution))

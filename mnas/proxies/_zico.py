@@ -10,10 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnas.arch import Arch
+from mnas.errors import MnasInputError
 from mnas.proxies._base import AccuracyProxy, register_proxy
 from mnas.proxies._common import at_resolution, build_seeded, check_resolution, make_generator
 from mnas.proxies._data import load_image_data
-from mnas.proxies._naswot import check_batch, sample_indices
+from mnas.proxies._naswot import _FOLDER_RES, _LIMIT, check_batch, sample_indices
 
 __all__ = ["ZicoProxy"]
 
@@ -45,11 +46,10 @@ class ZicoProxy(AccuracyProxy):
 
     def __init__(self, *, data: str | os.PathLike[str], seed: int = 0, batch_size: int = 16,
                  batches: int = 2, resolution: int | None = None) -> None:
-        from mnas.errors import MnasInputError
-
         if isinstance(batches, bool) or not isinstance(batches, int) or batches < 2:
             raise MnasInputError(f"zico batches must be an int >= 2, got {batches!r}")
-        self.data = load_image_data(data, limit=4096)
+        self.data = load_image_data(data, limit=_LIMIT,
+                                    folder_resolution=resolution or _FOLDER_RES)
         check_batch("zico", batch_size, self.data, batches=batches)
         self.seed = seed
         self.batch_size = batch_size

@@ -1,0 +1,222 @@
+"""SIGKILL at seeded random points of the real CLI, then resume: nothing finished is lost.
+
+Each test starts ``python -m mnas.cli ...`` as a subprocess, kills it with SIGKILL at a
+point drawn from a seeded generator (after the k-th finished trial/entry plus a random
+delay), checks the files it left, reruns the same command and compares with an
+uninterrupted run where the process is deterministic.
+
+The fast variants use one kill point each; ``pytest -m slow tests/faults`` runs several.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mnas.arch import load_arch
+from mnas.latency import load_table
+from mnas.latency._builder import journal_path
+
+from ._faults import (
+    ENV,
+    REPO,
+    TINY_ARCH,
+    TINY_SPACE,
+    count_finished_lines,
+    finished_trials,
+    journal_lines,
+    kill_when,
+    mnas_cmd,
+    run_mnas,
+)
+
+SEARCH_TRIALS = 12
+
+
+def _search_args(tmp: Path, name: str, trials: int = SEARCH_TRIALS) -> list[str]:
+    space = tmp / "tiny.yaml"
+    if not space.exists():
+        space.write_text(TINY_SPACE)
+    return ["search", "--target", "pixel4", "--budget", "40ms", "--space", str(space),
+            "--proxy", "params", "--sampler", "random", "--seed", "3", "--trials", str(trials),
+            "--timeout", "0", "--no-progress", "--runs-dir", str(tmp / "runs"), "--name", name]
+
+
+def _kill_search_then_resume(tmp: Path, seed: int) -> tuple[dict, dict, dict]:
+    """Kill a search after a seeded number of trials; return (before, after, reference)."""
+    rng = random.Random(seed)
+    kill_after, delay = rng.randint(1, SEARCH_TRIALS - 4), rng.uniform(0.0, 0.05)
+    run_dir = tmp / "runs" / "killed"
+    proc = subprocess.Popen(mnas_cmd(*_search_args(tmp, "killed")), cwd=REPO, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill_when(proc, lambda: count_finished_lines(run_dir) >= kill_after, extra_delay_s=delay)
+    before = finished_trials(run_dir)  # the journal replays after the kill
+    assert len(before) >= kill_after
+    json.loads((run_dir / "config.json").read_text())  # written atomically: always valid
+    from mnas.cli import main  # resume and reference run in this process (no import cost)
+
+    assert main(_search_args(tmp, "killed")) == 0
+    after = finished_trials(run_dir)
+    assert main(_search_args(tmp, "reference")) == 0
+    reference = finished_trials(tmp / "runs" / "reference")
+    return before, after, reference
+
+
+def _check_search(before: dict, after: dict, reference: dict, run_dir: Path) -> None:
+    # Every trial finished before the kill is kept, unchanged.
+    for number, record in before.items():
+        assert after[number] == record
+    assert len(after) == SEARCH_TRIALS
+    # The sampler is seeded: the trials before the kill are the uninterrupted run's first ones.
+    for number, record in before.items():
+        assert reference[number] == record
+    # The run folder's outputs are complete and valid.
+    load_arch(run_dir / "best" / "arch.json")
+    assert (run_dir / "trials.csv").read_text().count("\n") >= SEARCH_TRIALS
+
+
+@pytest.fixture(scope="module")
+def killed_search(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, dict, Path]:
+    """One seeded kill-and-resume of a search plus an uninterrupted reference run."""
+    tmp = tmp_path_factory.mktemp("killed_search")
+    before, after, reference = _kill_search_then_resume(tmp, seed=8)
+    return before, after, reference, tmp / "runs" / "killed"
+
+
+def test_search_sigkill_keeps_every_finished_trial(killed_search) -> None:
+    _check_search(*killed_search)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a resumed seeded search does not reproduce the "
+                   "uninterrupted run: the sampler is re-created with the same seed on resume, "
+                   "so its random stream restarts instead of continuing")
+def test_search_resumed_equals_uninterrupted(killed_search) -> None:
+    _before, after, reference, _run_dir = killed_search
+    assert {n: r[0] for n, r in after.items()} == {n: r[0] for n, r in reference.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_search_sigkill_at_random_points(tmp_path: Path, seed: int) -> None:
+    before, after, reference = _kill_search_then_resume(tmp_path, seed=seed)
+    _check_search(before, after, reference, tmp_path / "runs" / "killed")
+
+
+# ------------------------------------------------------------------ latency build
+def _build_args(tmp: Path, out: str) -> list[str]:
+    arch = tmp / "tiny.json"
+    if not arch.exists():
+        arch.write_text(json.dumps(TINY_ARCH))
+    return ["latency", "build", "--target", "faults", "--arch", str(arch), "--no-zoo",
+            "--resolution", "32", "--resolution", "48", "--out", str(tmp / out),
+            "--warmup", "0", "--repeats", "2", "--calibration-networks", "2", "--no-progress",
+            "--seed", "0"]
+
+
+def _kill_build_then_resume(tmp: Path, seed: int, *, compare: bool) -> None:
+    rng = random.Random(seed)
+    kill_after, delay = rng.randint(1, 8), rng.uniform(0.0, 0.2)
+    table = tmp / "t.json"
+    journal = journal_path(table)
+    proc = subprocess.Popen(mnas_cmd(*_build_args(tmp, "t.json")), cwd=tmp, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    entries = lambda: [r for r in journal_lines(journal) if "key" in r]  # noqa: E731
+    kill_when(proc, lambda: len(entries()) >= kill_after or (table.exists()
+                                                             and not journal.exists()),
+              extra_delay_s=delay)
+    finished = {r["key"]: r["entry"]["median_ms"] for r in entries()}
+    if table.exists():  # a checkpointed table is always a whole, valid file
+        finished.update({k: e.median_ms for k, e in load_table(table).entries.items()})
+    from mnas.cli import main  # the rerun, in this process (no import cost)
+
+    assert main(_build_args(tmp, "t.json")) == 0
+    resumed = load_table(table)
+    for key, median in finished.items():  # nothing finished before the kill is re-measured
+        assert resumed.entries[key].median_ms == median
+    assert not journal.exists()
+    assert resumed.calibration is not None
+    if compare:  # the key set equals an uninterrupted build's (timings are not deterministic)
+        assert main(_build_args(tmp, "ref.json")) == 0
+        assert set(resumed.entries) == set(load_table(tmp / "ref.json").entries)
+
+
+def test_latency_build_sigkill_keeps_every_finished_entry(tmp_path: Path) -> None:
+    _kill_build_then_resume(tmp_path, seed=8, compare=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_latency_build_sigkill_at_random_points(tmp_path: Path, seed: int) -> None:
+    _kill_build_then_resume(tmp_path, seed=seed, compare=True)
+
+
+# ------------------------------------------------------------------ export
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_export_sigkill_leaves_no_partial_file(tmp_path: Path, seed: int) -> None:
+    """Killed at a random moment, export leaves nothing or a whole file; a rerun finishes."""
+    arch = tmp_path / "tiny.json"
+    arch.write_text(json.dumps(TINY_ARCH))
+    out = tmp_path / "out" / "tiny.onnx"
+    args = ("export", str(arch), "--format", "onnx", "-o", str(out))
+    proc = subprocess.Popen(mnas_cmd(*args), cwd=tmp_path, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    delay = random.Random(seed).uniform(2.0, 25.0)
+    kill_when(proc, lambda: True, extra_delay_s=delay)
+    if out.exists():  # put in place only after verification: it must be whole
+        import onnx
+
+        onnx.checker.check_model(onnx.load(str(out)))
+    done = run_mnas(*args, "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(out)))
+    # Only the destination is visible; a kill may leave a hidden staging folder (see below).
+    assert [p.name for p in out.parent.iterdir() if not p.name.startswith(".")] == ["tiny.onnx"]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="BUG: an export killed while staging leaves its hidden "
+                   "staging folder (.NAME.XXXX.export, holding the partial files) beside the "
+                   "destination, and no later export removes it")
+def test_export_killed_while_staging_leaves_no_staging_folder(tmp_path: Path) -> None:
+    arch = tmp_path / "tiny.json"
+    arch.write_text(json.dumps(TINY_ARCH))
+    out = tmp_path / "out" / "tiny.onnx"
+    args = ("export", str(arch), "--format", "onnx", "-o", str(out))
+    proc = subprocess.Popen(mnas_cmd(*args), cwd=tmp_path, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill_when(proc, lambda: out.parent.is_dir() and any(
+        p.name.endswith(".export") for p in out.parent.iterdir()), extra_delay_s=0.5)
+    assert not out.exists()
+    from mnas.cli import main
+
+    assert main(list(args)) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tiny.onnx"], "staging folder left"
+
+
+# ------------------------------------------------------------------ Ray backend
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_search_sigkill_then_resume_keeps_finished_trials(tmp_path: Path) -> None:
+    """SIGKILL the driver of a local-Ray search; ``--resume`` keeps every finished trial."""
+    pytest.importorskip("ray")
+    args = [*_search_args(tmp_path, "ray", trials=8), "--backend", "ray", "--workers", "1"]
+    run_dir = tmp_path / "runs" / "ray"
+    proc = subprocess.Popen(mnas_cmd(*args), cwd=tmp_path, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill_when(proc, lambda: count_finished_lines(run_dir) >= 2, timeout=400)
+    before = finished_trials(run_dir)
+    assert len(before) >= 2
+    done = run_mnas(*args, "--resume", cwd=tmp_path, timeout=500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = finished_trials(run_dir)
+    assert len(after) == 8
+    kept = {json.dumps(p, sort_keys=True) for p, _v in after.values()}
+    for params, _values in before.values():
+        assert json.dumps(params, sort_keys=True) in kept

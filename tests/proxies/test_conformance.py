@@ -1,0 +1,53 @@
+"""The contract every registered proxy meets (see ``AccuracyProxy``)."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mnas.proxies import AccuracyProxy, get_proxy, list_proxies, proxy_class
+
+_FAST = {"train": {"epochs": 1, "batch_size": 8, "train_images": 16, "eval_images": 8}}
+
+
+def _make(name: str, data: Path, seed: int = 0) -> AccuracyProxy:
+    kwargs = dict(_FAST.get(name, {}), seed=seed)
+    if proxy_class(name).needs_data:
+        kwargs["data"] = str(data)
+    return get_proxy(name, **kwargs)
+
+
+@pytest.mark.parametrize("name", list_proxies())
+def test_conformance(name: str, tiny_npz: Path, make_tiny) -> None:
+    arch_a, arch_b = make_tiny(expand=3), make_tiny(expand=6, kernel=5, depth=2, se=True)
+    proxy = _make(name, tiny_npz)
+    assert isinstance(proxy, AccuracyProxy) and proxy.name == name
+
+    torch_state = torch.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    py_state = random.getstate()
+    first = proxy.score(arch_a)
+    # no global RNG is touched
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert (np.random.get_state()[1] == np_state).all()
+    assert random.getstate() == py_state
+
+    assert isinstance(first, float) and math.isfinite(first)
+    # deterministic, independent of call order and of instance
+    second_b = proxy.score(arch_b)
+    assert proxy.score(arch_a) == first
+    assert _make(name, tiny_npz).score(arch_b) == second_b
+    # arch not mutated
+    assert arch_a == make_tiny(expand=3)
+    assert proxy.score_many([arch_a, arch_b]) == [first, second_b]
+
+
+@pytest.mark.parametrize("name", [n for n in list_proxies() if proxy_class(n).cost == "forward"])
+def test_seed_changes_random_proxies(name: str, tiny_npz: Path, make_tiny) -> None:
+    arch = make_tiny(expand=6, se=True)
+    assert _make(name, tiny_npz, seed=0).score(arch) != _make(name, tiny_npz, seed=1).score(arch)
