@@ -8,6 +8,7 @@ fix, no traceback), 1 any other failure.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
@@ -61,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_hint(err: OSError) -> tuple[int, str]:
+    """Exit code and fix for a filesystem error (files already written stay as they were)."""
+    if isinstance(err, NotADirectoryError | FileExistsError | IsADirectoryError):
+        return 2, "a path given on the command line is of the wrong kind; pass another path"
+    if err.errno == errno.ENOSPC:
+        return 1, "free some disk space and rerun the same command (finished work was kept)"
+    if err.errno == errno.EFBIG:
+        return 1, "the file-size limit was reached (ulimit -f); raise it and rerun"
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return 1, "choose a writable folder or fix its permissions; nothing saved was changed"
+    return 1, "check the path and rerun; files already saved were not changed"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
@@ -77,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MnasError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:
+        code, hint = _os_error_hint(err)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}; {hint}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("error: interrupted; rerun the same command to resume where it stopped",
               file=sys.stderr)

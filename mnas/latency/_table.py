@@ -205,12 +205,14 @@ class LatencyTable:
                 entry = LatencyEntry(median_ms=float(value["median_ms"]),
                                      p90_ms=float(value["p90_ms"]), n=int(value["n"]),
                                      std_ms=float(value["std_ms"]))
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise bad(f"entry {key!r} must have numeric median_ms, p90_ms, n, std_ms, got "
                           f"{dict(value)!r}") from None
-            if not (math.isfinite(entry.median_ms) and entry.median_ms >= 0):
-                raise bad(f"entry {key!r} has median_ms {entry.median_ms!r}; it must be a "
-                          "finite number >= 0")
+            if not all(math.isfinite(v) for v in (entry.median_ms, entry.p90_ms, entry.std_ms)
+                       ) or entry.median_ms < 0:
+                raise bad(f"entry {key!r} has median_ms {entry.median_ms!r}, p90_ms "
+                          f"{entry.p90_ms!r}, std_ms {entry.std_ms!r}; they must be finite, "
+                          "median_ms >= 0")
             entries[key] = entry
 
         calibration = None

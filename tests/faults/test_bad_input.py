@@ -195,15 +195,7 @@ CASES: list[tuple[str, list[str]]] = [
 ]
 
 #: Cases where the CLI is known to fail the contract (see the report); strict xfails.
-KNOWN_BUGS: dict[str, str] = {
-    "target n=Infinity": "a table entry with \"n\": Infinity (valid for Python's json) "
-                         "raises OverflowError from int() in LatencyTable.from_dict "
-                         "(latency/_table.py catches only KeyError/TypeError/ValueError)",
-    "runs-dir is a file": "--runs-dir naming a file: NotADirectoryError traceback from "
-                          "run_dir.mkdir in search/_driver.py",
-    "export into a file's folder": "-o under a path whose parent is a file: FileExistsError "
-                                   "traceback from path.parent.mkdir in export/_api.py",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _materialise(tmp: Path, argv: list[str]) -> list[str]:

@@ -87,7 +87,6 @@ def small_table(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 # ------------------------------------------------------------------ read-only folders
-@pytest.mark.xfail(strict=True, raises=OSError, reason="BUG: search into a read-only runs dir: an OSError reaches the user as a traceback (the CLI catches only MnasError), from run_dir.mkdir in search/_driver.py")
 def test_search_into_read_only_runs_dir(mount_tmpfs, cli, tmp_path: Path) -> None:
     runs = mount_tmpfs(read_only=True)
     code, _out, err = cli(*_search(runs))
@@ -95,7 +94,6 @@ def test_search_into_read_only_runs_dir(mount_tmpfs, cli, tmp_path: Path) -> Non
     assert "read-only" in one_error_line(err).lower() or "permission" in err.lower()
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="BUG: resume in a read-only run folder: an OSError reaches the user as a traceback (the CLI catches only MnasError), from opening .lock in search/_driver.py _run_lock")
 def test_resume_in_read_only_run_folder_keeps_it_intact(mount_tmpfs, cli,
                                                         finished_run: Path) -> None:
     runs = mount_tmpfs(4 << 20, read_only=True, populate=lambda p: shutil.copytree(
@@ -107,7 +105,6 @@ def test_resume_in_read_only_run_folder_keeps_it_intact(mount_tmpfs, cli,
     assert _digest(runs / "r" / "study.log") == study_before
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="BUG: latency build beside a read-only table: an OSError reaches the user as a traceback (the CLI catches only MnasError), from the journal open in latency/_builder.py _Journal.append")
 def test_latency_build_into_read_only_folder(mount_tmpfs, cli, small_table) -> None:
     table, arch = small_table
     folder = mount_tmpfs(read_only=True, populate=lambda p: shutil.copy(table, p / "t.json"))
@@ -118,7 +115,6 @@ def test_latency_build_into_read_only_folder(mount_tmpfs, cli, small_table) -> N
     assert _digest(folder / "t.json") == before
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="BUG: export into a read-only folder: an OSError reaches the user as a traceback (the CLI catches only MnasError), from tempfile.mkdtemp staging in export/_api.py")
 def test_export_into_read_only_folder(mount_tmpfs, cli, tmp_path: Path) -> None:
     folder = mount_tmpfs(read_only=True)
     arch = tmp_path / "tiny.json"
@@ -130,7 +126,6 @@ def test_export_into_read_only_folder(mount_tmpfs, cli, tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ full disk
-@pytest.mark.xfail(strict=True, raises=OSError, reason="BUG: latency build on a full disk (ENOSPC): an OSError reaches the user as a traceback (the CLI catches only MnasError)")
 def test_latency_build_on_full_disk_keeps_old_table(mount_tmpfs, cli, small_table) -> None:
     """The table is rewritten through a temp file: ENOSPC leaves the old one whole."""
     table, arch = small_table
@@ -147,9 +142,6 @@ def test_latency_build_on_full_disk_keeps_old_table(mount_tmpfs, cli, small_tabl
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")], "temp file left"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG: latency build past "
-                   "`ulimit -f` (EFBIG): an OSError traceback reaches the user, from "
-                   "_Journal.close in latency/_builder.py; the old table stays whole")
 def test_latency_build_past_file_size_limit_keeps_old_table(small_table,
                                                             tmp_path: Path) -> None:
     """``ulimit -f`` in the child: the subprocess sees EFBIG, the old table stays whole."""
@@ -163,7 +155,6 @@ def test_latency_build_past_file_size_limit_keeps_old_table(small_table,
     one_error_line(done.stderr)
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="BUG: search on a full disk (ENOSPC): an OSError reaches the user as a traceback (the CLI catches only MnasError)")
 def test_search_on_full_disk_keeps_finished_trials(mount_tmpfs, cli,
                                                    finished_run: Path) -> None:
     used = sum(-(-p.stat().st_size // 4096) * 4096 + 4096 for p in finished_run.rglob("*"))
@@ -181,7 +172,6 @@ def test_search_on_full_disk_keeps_finished_trials(mount_tmpfs, cli,
         one_error_line(err)
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="BUG: export on a full disk (ENOSPC): an OSError reaches the user as a traceback (the CLI catches only MnasError), from the ONNX writer")
 def test_export_on_full_disk(mount_tmpfs, cli, tmp_path: Path) -> None:
     folder = mount_tmpfs(32 << 10)
     arch = tmp_path / "tiny.json"
