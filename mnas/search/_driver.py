@@ -121,6 +121,24 @@ def open_storage(run_dir: Path) -> optuna.storages.BaseStorage:
     return JournalStorage(JournalFileBackend(str(run_dir / STUDY_FILE)))
 
 
+def _drop_torn_tail(journal: Path) -> None:
+    """Cut a journal back to its last complete line (a write killed or cut short by a full
+    disk leaves a partial last line; every complete line is a finished record). Call only
+    while holding the run lock."""
+    try:
+        size = journal.stat().st_size
+    except FileNotFoundError:
+        return
+    with open(journal, "rb+") as handle:
+        handle.seek(max(0, size - 1))
+        if size == 0 or handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        handle.truncate(handle.read().rfind(b"\n") + 1)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def load_study(run_dir: Path, config: SearchConfig | None = None) -> optuna.Study:
     """Open the study of a run folder (read-only use: no sampler state matters).
 
@@ -265,6 +283,7 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
         stale_lock = run_dir / (STUDY_FILE + ".lock")
         if stale_lock.is_symlink() or stale_lock.exists():
             stale_lock.unlink()  # we hold the run lock: its writer is dead
+        _drop_torn_tail(run_dir / STUDY_FILE)
         try:
             durable = optuna.create_study(storage=open_storage(run_dir), study_name=STUDY_NAME,
                                           directions=directions, load_if_exists=True)

@@ -218,12 +218,7 @@ def test_torn_last_journal_line_of_a_build_is_ignored(cli, small_table,
 
 
 @pytest.mark.parametrize("cut", [
-    pytest.param("half_line", marks=pytest.mark.xfail(
-        strict=True, raises=ValueError, reason="BUG: a study.log whose last line is torn (a "
-        "write cut short by a full disk) opens, but the next trial is appended onto the torn "
-        "line; Optuna's journal replay then raises JSONDecodeError as a traceback and the "
-        "log stays corrupted")),
-    "garbage_line"])
+    "half_line", "garbage_line"])
 def test_truncated_study_log_resumes_or_says_so(cli, finished_run: Path, tmp_path: Path,
                                                cut: str) -> None:
     run = tmp_path / "runs" / "r"
