@@ -6,8 +6,9 @@ import argparse
 import shlex
 import sys
 import warnings
+from typing import Any
 
-__all__ = ["DEFAULT_TIMEOUT_S", "register"]
+__all__ = ["DEFAULT_TIMEOUT_S", "print_result", "register"]
 
 #: Wall-clock cap of the trial loop, so the default command ends in minutes on 2 cores
 #: whatever the proxy costs; the run resumes where it stopped.
@@ -61,10 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run(args: argparse.Namespace) -> int:
     import optuna
 
-    from mnas.cli._common import print_json
     from mnas.search import SearchConfig, default_proxy_name, parse_budget, search
-
-    from mnas.search._ray_cli import options_from_args
+    from mnas.search._ray_cli import options_from_args, run_from_args
 
     if args.backend != "ray":
         options_from_args(args)  # refuses Ray-only flags without --backend ray
@@ -76,8 +75,6 @@ def _run(args: argparse.Namespace) -> int:
         sampler=args.sampler or ("nsga2" if args.pareto else "tpe"), name=args.name,
         runs_dir=args.runs_dir, top_k=args.top)
     if args.backend == "ray":
-        from mnas.search._ray_cli import run_from_args
-
         return run_from_args(args, config)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
@@ -85,11 +82,20 @@ def _run(args: argparse.Namespace) -> int:
         result = search(config, progress=not args.no_progress,
                         command=shlex.join(["mnas", *sys.argv[1:]]) if sys.argv[1:2] == [
                             "search"] else "")
+    return print_result(result, as_json=args.json, backend="optuna")
+
+
+def print_result(result: Any, *, as_json: bool, backend: str) -> int:
+    """Print a finished search (either backend) as JSON or as lines; returns the exit code."""
+    from mnas.cli._common import print_json
+    from mnas.latency import TablePredictor, resolve_target
+
     best = result.best
-    if args.json:
+    if as_json:
         print_json({
             "run_dir": str(result.run_dir), "finished": result.finished, "new": result.new,
             "elapsed_s": round(result.elapsed_s, 2), "resumed": result.resumed,
+            "backend": backend,
             "best": None if best is None else {
                 "trial": best.number, "score": best.score, "proxy": result.config.proxy,
                 "latency_ms": best.latency_ms, "low_ms": best.latency_ms * (1 - best.band),
@@ -97,19 +103,18 @@ def _run(args: argparse.Namespace) -> int:
                 "feasible": best.feasible, "params": best.params,
                 "arch": str(result.run_dir / "best" / "arch.json")}})
         return 0
-    from mnas.latency import TablePredictor, resolve_target
-
     verb = "resumed" if result.resumed else "ran"
-    print(f"{verb} {result.new} trials ({result.finished} finished in total) in "
+    where = " on Ray" if backend == "ray" else ""
+    print(f"{verb} {result.new} trials{where} ({result.finished} finished in total) in "
           f"{result.elapsed_s:.1f} s; run folder {result.run_dir}")
     if best is None:
-        print(f"no architecture within {budget:g} ms was found; raise --trials or the budget")
+        print(f"no architecture within {result.config.budget_ms:g} ms was found; raise "
+              "--trials or the budget")
         return 1
-    est = TablePredictor(resolve_target(config.target)).predict(best.arch)
-    params = best.params
+    est = TablePredictor(resolve_target(result.config.target)).predict(best.arch)
     print(f"best: trial {best.number}, {result.config.proxy} score {best.score:.5g}, "
           f"latency {est.describe()}, band {est.low_ms:.2f}-{est.high_ms:.2f} ms, "
-          f"width {params.get('width', '-')}, resolution {best.arch.resolution}")
+          f"width {best.params.get('width', '-')}, resolution {best.arch.resolution}")
     print(f"  {result.run_dir / 'best' / 'arch.json'}  (export: mnas export "
           f"{result.run_dir / 'best' / 'arch.json'} ...)")
     print(f"  report: {result.run_dir / 'report.md'}")

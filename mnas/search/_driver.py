@@ -158,7 +158,7 @@ def load_study(run_dir: Path, config: SearchConfig | None = None) -> optuna.Stud
 
 
 @contextlib.contextmanager
-def _run_lock(run_dir: Path) -> Iterator[None]:
+def run_lock(run_dir: Path) -> Iterator[None]:
     path = run_dir / ".lock"
     handle = open(path, "a+")  # noqa: SIM115 - closed below
     try:
@@ -276,7 +276,7 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
             "fastest": {"latency_ms": fastest.latency_ms, "params": fastest.params},
         })
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _run_lock(run_dir):
+    with run_lock(run_dir):
         atomic_write_json(config_path, config.to_dict())
         context = SearchContext(config=config, predictor=predictor, proxy=proxy)
         directions = (["maximize", "minimize"] if config.pareto else ["maximize"])

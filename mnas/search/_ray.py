@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import fcntl
 import json
 import os
 import platform
@@ -53,6 +52,7 @@ from mnas.search._driver import (
     STUDY_FILE,
     STUDY_NAME,
     SearchResult,
+    run_lock,
     make_sampler,
     open_storage,
     prepare,
@@ -198,22 +198,6 @@ def _ray_runtime(options: RayOptions) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
-
-
-@contextlib.contextmanager
-def _run_lock(run_dir: Path) -> Iterator[None]:
-    path = run_dir / ".lock"
-    handle = open(path, "a+")  # noqa: SIM115 - closed below
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise MnasInputError(
-                f"another search is running in {run_dir} (it holds {path}); wait for it or "
-                "pick another --name") from None
-        yield
-    finally:
-        handle.close()
 
 
 class SpaceFunction:
@@ -549,7 +533,7 @@ def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool 
         config = config.replace(extra=_provenance(config, predictor, space, fastest,
                                                   options, command))
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _run_lock(run_dir):
+    with run_lock(run_dir):
         atomic_write_json(run_dir / "config.json", config.to_dict())
         payload = TrainablePayload(config=config.to_dict(), proxy=payload_proxy,
                                    proxy_kwargs=proxy_kwargs,

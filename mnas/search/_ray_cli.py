@@ -106,33 +106,6 @@ def run_from_args(args: argparse.Namespace, config: SearchConfig) -> int:
         result = run_ray_search(config, options=options,
                                 progress=not getattr(args, "no_progress", False),
                                 command=command)
-    best = result.best
-    if getattr(args, "json", False):
-        from mnas.cli._common import print_json
+    from mnas.cli._search import print_result
 
-        print_json({
-            "run_dir": str(result.run_dir), "finished": result.finished, "new": result.new,
-            "elapsed_s": round(result.elapsed_s, 2), "resumed": result.resumed,
-            "backend": "ray",
-            "best": None if best is None else {
-                "trial": best.number, "score": best.score, "proxy": result.config.proxy,
-                "latency_ms": best.latency_ms, "low_ms": best.latency_ms * (1 - best.band),
-                "high_ms": best.latency_ms * (1 + best.band), "band": best.band,
-                "feasible": best.feasible, "params": best.params,
-                "arch": str(result.run_dir / "best" / "arch.json")}})
-        return 0
-    verb = "resumed" if result.resumed else "ran"
-    print(f"{verb} {result.new} trials on Ray ({result.finished} finished in total) in "
-          f"{result.elapsed_s:.1f} s; run folder {result.run_dir}")
-    if best is None:
-        print(f"no architecture within {config.budget_ms:g} ms was found; raise --trials or "
-              "the budget")
-        return 1
-    low, high = best.latency_ms * (1 - best.band), best.latency_ms * (1 + best.band)
-    print(f"best: trial {best.number}, {result.config.proxy} score {best.score:.5g}, "
-          f"latency {best.latency_ms:.2f} ms, band {low:.2f}-{high:.2f} ms, "
-          f"width {best.params.get('width', '-')}, resolution {best.arch.resolution}")
-    print(f"  {result.run_dir / 'best' / 'arch.json'}  (export: mnas export "
-          f"{result.run_dir / 'best' / 'arch.json'} ...)")
-    print(f"  report: {result.run_dir / 'report.md'}")
-    return 0
+    return print_result(result, as_json=getattr(args, "json", False), backend="ray")
