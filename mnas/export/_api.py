@@ -11,8 +11,10 @@ files on the host; only then rename the files into place (atomic per file).
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +190,13 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
             state = load_file(str(path))
         else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's unpickler warns before refusing
+                state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise MnasInputError(f"--weights {path}: it holds pickled Python objects, not only "
+                             "tensors, and was refused (mnas never unpickles code); save it with "
+                             "safetensors or torch.save(model.state_dict())") from None
     except Exception as err:  # any reader failure means a bad input file
         raise MnasInputError(f"--weights {path}: cannot read it as a state_dict "
                              f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); "

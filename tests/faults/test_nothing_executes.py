@@ -156,9 +156,6 @@ def test_code_in_a_block_token_is_refused(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a raw pickle (protocol 4) given to --weights is "
-                   "refused, but torch's weights_only unpickler first prints a two-line "
-                   "UserWarning to stderr, so the user sees three lines, not one")
 def test_raw_pickle_as_weights_prints_one_line_only(cli, tmp_path: Path) -> None:
     import pickle
     import warnings
