@@ -102,12 +102,68 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     NSGA-II (Deb et al. 2002) for ``--pareto``; random as the baseline (Bergstra & Bengio, JMLR 2012; Li & Talwalkar, UAI 2019 show it is a
     strong NAS baseline).
     """
-    if config.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=config.seed)
-    if config.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=config.seed, population_size=20)
-    return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True,
-                                      n_startup_trials=10)
+    return TrialSeededSampler(_SamplerFactory(config.sampler), seed=config.seed)
+
+
+@dataclass(frozen=True)
+class _SamplerFactory:
+    """Builds the named sampler from a seed (a picklable callable: Ray saves the searcher)."""
+
+    kind: str
+
+    def __call__(self, seed: int) -> optuna.samplers.BaseSampler:
+        if self.kind == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if self.kind == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                          n_startup_trials=10)
+
+
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """Runs a fresh sampler per trial, seeded from the run's seed and the trial number.
+
+    Optuna's samplers keep their random state in memory, so a search resumed after a kill
+    would restart the random stream. Re-seeding per trial makes trial N's suggestion a
+    function of (seed, N, the finished trials) only, so a resumed run continues exactly
+    as an uninterrupted one would. TPE, NSGA-II and random sampling keep no other state
+    between trials (they read the history from the study).
+
+    Args:
+        factory: Builds the underlying sampler from a seed.
+        seed: The run's seed.
+    """
+
+    def __init__(self, factory: Any, *, seed: int) -> None:
+        self._factory = factory
+        self._seed = seed
+        self._inner: optuna.samplers.BaseSampler = factory(seed)
+
+    def _for(self, trial: optuna.trial.FrozenTrial) -> optuna.samplers.BaseSampler:
+        return self._factory((self._seed * 1_000_003 + trial.number) % 2**32)
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self._inner = self._for(trial)
+        self._inner.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: optuna.Study,
+                                    trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+        return self._inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        search_space: dict[str, Any]) -> dict[str, Any]:
+        return self._inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                           param_name: str, param_distribution: Any) -> Any:
+        return self._inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                    state: optuna.trial.TrialState, values: Any) -> None:
+        self._inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._inner.reseed_rng()
 
 
 def open_storage(run_dir: Path) -> optuna.storages.BaseStorage:

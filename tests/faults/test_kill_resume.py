@@ -91,10 +91,6 @@ def test_search_sigkill_keeps_every_finished_trial(killed_search) -> None:
     _check_search(*killed_search)
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN LIMITATION: a resumed seeded search does not "
-                   "always reproduce the uninterrupted run: the sampler is re-created with the "
-                   "same seed on resume, so its random stream restarts instead of continuing "
-                   "(it matches only when the kill lands before the first trial)")
 def test_search_resumed_equals_uninterrupted(killed_search) -> None:
     _before, after, reference, _run_dir = killed_search
     assert {n: r[0] for n, r in after.items()} == {n: r[0] for n, r in reference.items()}
