@@ -218,14 +218,14 @@ class AndroidRunner(Runner):
         self.batches = batches
         self.remote_dir = remote_dir.rstrip("/")
         self.reconnect_timeout_s = reconnect_timeout_s
-        self._exporter = exporter or _default_exporter(runtime)
         self._adb = adb or Adb(serial)
+        self._check_device()  # device problems first, then what this computer lacks
+        self._exporter = exporter or _default_exporter(runtime)
         self._binary_sha = hashlib.sha256(binary.read_bytes()).hexdigest()
         self._remote_binary = f"{self.remote_dir}/{binary.name}"
         self._generation = 0  # bumped after every reconnect: programs are pushed again
         self._programs = 0
         self._info: RunnerInfo | None = None
-        self._check_device()
         self._setup()
 
     # -------------------------------------------------------------- device
