@@ -35,7 +35,7 @@ from mnas.export._artifacts import (
     write_torchscript,
 )
 from mnas.export._predicted import predicted_host_latency
-from mnas.export._verify import run_in_fresh_process
+from mnas.export._verify import load_generated_module, run_in_fresh_process
 
 __all__ = [
     "BATCH_SIZE",
@@ -323,17 +323,6 @@ def _refuse_existing(files: list[Path], force: bool) -> None:
                                  "overwrite it, or choose another path")
 
 
-def _import_generated(path: Path) -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("mnas_generated_model", path)
-    if spec is None or spec.loader is None:
-        raise MnasError(f"cannot import the generated file {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _write_source_format(fmt: str, arch: Arch, model: nn.Module, main: Path,
                          weights_out: Path) -> dict[str, Any]:
     """Write the .py file and the state_dict in its key names; returns format facts."""
@@ -349,14 +338,14 @@ def _write_source_format(fmt: str, arch: Arch, model: nn.Module, main: Path,
         from mnas.models.torchvision_compat import convert_state_dict, torchvision_config
 
         main.write_text(torchvision_source(arch), encoding="utf-8")
-        target = _import_generated(main).build()
+        target = load_generated_module(main).build()
         state = dict(convert_state_dict(model.state_dict(), target))
         extra["class"] = f"torchvision.models.{torchvision_config(arch).cls}"
     else:
         from mnas.export._statedict import map_state_dict
 
         main.write_text(timm_source(arch), encoding="utf-8")
-        target = _import_generated(main).build()
+        target = load_generated_module(main).build()
         state = map_state_dict(model.state_dict(), target)
         plan = timm_plan(arch)
         extra["class"] = f"timm {plan.model_class}"

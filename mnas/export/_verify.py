@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FreshRun", "main", "run_in_fresh_process"]
+__all__ = ["FreshRun", "load_generated_module", "main", "run_in_fresh_process"]
 
 _TIMEOUT_S = 600
 
@@ -87,12 +87,15 @@ def run_in_fresh_process(request: dict[str, Any], batch: Any, workdir: Path) -> 
 
 
 # ------------------------------------------------------------------ child side
-def _load_module(path: str) -> Any:
+def load_generated_module(path: str | os.PathLike[str]) -> Any:
+    """Import a generated ``.py`` export as a module (in this process or the checker's)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("mnas_exported_model", path)
+    from mnas.errors import MnasError
+
+    spec = importlib.util.spec_from_file_location("mnas_exported_model", str(path))
     if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot import {path}")
+        raise MnasError(f"cannot import the generated file {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -117,7 +120,7 @@ def _run_torch(request: dict[str, Any], x: Any) -> Any:
 
     fmt = request["format"]
     if fmt in ("pytorch", "torchvision", "timm"):
-        model = _load_module(request["path"]).build(request.get("weights"))
+        model = load_generated_module(request["path"]).build(request.get("weights"))
     elif fmt == "torchscript":
         model = torch.jit.load(request["path"], map_location="cpu")
     else:  # state_dict
