@@ -2,8 +2,12 @@
 
 Samples ``--samples`` architectures (default 30, seed 0) from the default
 ``mobilenetv3`` space, predicts each from the host table (onnxruntime, 1 thread),
-times each whole network with the same runtime on this CPU, and writes the report
-(``mnas latency validate --json`` plus the machine's load average) to ``--out``.
+times each whole network with the same runtime on this CPU (round-robin, ``--rounds``
+rounds of ``--repeats`` runs, taken as the table's statistic) together with
+``--references`` of the table's calibration networks (the machine's speed now against
+the build's), ``--sessions`` times, and writes the report
+(``mnas latency validate --json`` plus the machine's load average and the same metrics
+computed on the networks' medians, for reference) to ``--out``.
 
     .venv/bin/python benchmarks/latency_validate.py [--target host] [--samples 30] [--seed 0]
 
@@ -21,8 +25,24 @@ from pathlib import Path
 
 from mnas.latency import cpu_model, resolve_target
 from mnas.latency._builder import BuildSettings
-from mnas.latency._validate import validate_table, validation_archs
+from mnas.latency._validate import (
+    ValidationReport,
+    accuracy,
+    reference_archs,
+    validate_table,
+    validation_archs,
+)
 from mnas.spaces import load_space
+
+
+def _line(name: str, m: dict[str, float]) -> str:
+    return (f"{name}: MAPE {m['mape'] * 100:.2f}% within ±10% {m['within_10pct'] * 100:.0f}% "
+            f"Kendall tau {m['kendall_tau']:.3f} max {m['max_abs_pct_err'] * 100:.1f}%")
+
+
+def _headline(report: ValidationReport) -> dict[str, float]:
+    return {"mape": report.mape, "within_10pct": report.within_10pct,
+            "kendall_tau": report.kendall_tau, "max_abs_pct_err": report.max_abs_pct_err}
 
 
 def main() -> None:
@@ -31,18 +51,38 @@ def main() -> None:
     parser.add_argument("--space", default="mobilenetv3")
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--references", type=int, default=8)
+    parser.add_argument("--sessions", type=int, default=2,
+                        help="independent measurements of the same networks; the second "
+                             "shows how well the measurement repeats itself")
     parser.add_argument("--out", default="benchmarks/results/latency_validate.json")
     args = parser.parse_args()
     table = resolve_target(args.target)
     space = load_space(args.space)
     archs = validation_archs(space, args.samples, seed=args.seed)
+    references = reference_archs(table, space, args.references)
     load_before = os.getloadavg()
     start = time.monotonic()
-    report = validate_table(table, archs, settings=BuildSettings(network_repeats=args.repeats),
-                            extra_settings={"space": space.name, "seed": args.seed,
-                                            "samples": args.samples})
+    settings = BuildSettings(network_repeats=args.repeats, network_rounds=args.rounds)
+    reports = [validate_table(table, archs, settings=settings, references=references,
+                              extra_settings={"space": space.name, "seed": args.seed,
+                                              "samples": args.samples})
+               for _ in range(max(1, args.sessions))]
+    report = reports[0]
     data = report.to_dict()
+    # the same predictions against each network's median run, to show what the statistic does
+    data["against_median_runs"] = accuracy([r.predicted_ms for r in report.rows],
+                                           [r.median_ms for r in report.rows])
+    # every further session: its own accuracy, and how far its measurements are from the
+    # first session's (the measurement's repeatability: a floor for any predictor)
+    data["further_sessions"] = [
+        {**_headline(again), "speed_factor": again.speed_factor, "scaled": again.scaled,
+         "repeatability": accuracy([r.measured_ms for r in again.rows],
+                                   [r.measured_ms for r in report.rows]),
+         "measured_ms": [r.measured_ms for r in again.rows]}
+        for again in reports[1:]]
     data.update({"seconds": time.monotonic() - start, "cpu": cpu_model(),
                  "table": str(table.path), "date": dt.datetime.now(dt.UTC).isoformat(),
                  "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
@@ -50,10 +90,19 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    print(f"n={report.n} MAPE {report.mape * 100:.2f}% within ±10% "
-          f"{report.within_10pct * 100:.0f}% Kendall tau {report.kendall_tau:.3f} max "
-          f"{report.max_abs_pct_err * 100:.1f}% ({data['seconds']:.0f} s, load "
-          f"{load_before[0]:.1f} -> {data['loadavg_after'][0]:.1f}); wrote {out}")
+    print(f"n={report.n}, {report.references} references, {data['seconds']:.0f} s, load "
+          f"{load_before[0]:.1f} -> {data['loadavg_after'][0]:.1f}; wrote {out}")
+    for index, session in enumerate(reports, start=1):
+        print(_line(f"session {index}", _headline(session)))
+        if session.scaled is not None:
+            print(_line(f"  scaled by the references' speed {session.speed_factor:.3f}",
+                        session.scaled))
+    for index, session in enumerate(data["further_sessions"], start=2):
+        print(_line(f"session {index}'s measurements vs session 1's", session["repeatability"]))
+    spreads = sorted(r.spread for r in report.rows)
+    print(_line("session 1 against the networks' median runs", data["against_median_runs"])
+          + f"; machine speed spread over the rounds: median {spreads[len(spreads) // 2]:.2f}x, "
+          f"max {spreads[-1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,16 @@ def _register_build(sub: Any) -> None:
     p.add_argument("--repeats", type=int, default=25, help="timed runs per key (default 25)")
     p.add_argument("--drift-tolerance", type=float, default=0.05,
                    help="sentinel slowdown that triggers a re-time (default 0.05)")
+    p.add_argument("--passes", type=int, default=None,
+                   help="timing passes over all keys, each in its own random order; an "
+                        "entry keeps the fastest run of all (default 4 on the host, 2 on "
+                        "a phone)")
+    p.add_argument("--statistic", choices=("min", "median"), default=None,
+                   help="what the table predicts from: min (default on the host: steady on "
+                        "a shared machine) or median (default on a phone)")
+    p.add_argument("--recalibrate", action="store_true",
+                   help="time the calibration's whole networks again (they were timed at "
+                        "another moment of the machine's speed) and re-fit")
     p.add_argument("--calibration-networks", type=int, default=24,
                    help="whole networks timed for the calibration (default 24)")
     p.add_argument("--key-samples", type=int, default=60000,
@@ -108,15 +118,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
             "measured": report.measured, "retimed": report.retimed,
             "networks_measured": report.networks_measured, "seconds": report.seconds,
             "calibration": None if cal is None else {
-                "a": cal.a, "b": cal.b, "n": cal.n, "mape": cal.mape,
+                "a": cal.a, "b": cal.b, "c": cal.c, "n": cal.n, "mape": cal.mape,
                 "max_abs_pct_err": cal.max_abs_pct_err},
         })
         return 0
     print(f"{report.path}: {report.keys} keys ({report.already} already there, "
-          f"{report.measured} measured, {report.retimed} re-timed after drift), "
+          f"{report.measured} measured, {report.retimed} re-timed in a later pass), "
           f"{report.networks_measured} whole networks timed, {report.seconds:.0f} s")
     if cal is not None:
-        print(f"calibration: total = {cal.a:.4f} * sum + {cal.b:.4f} ms over {cal.n} networks "
+        print(f"calibration: total = {cal.a:.4f} * sum + {cal.c:.4f} ms/M weights + "
+              f"{cal.b:.4f} ms over {cal.n} networks "
               f"(MAPE {cal.mape * 100:.1f}%, max {cal.max_abs_pct_err * 100:.1f}%)")
     return 0
 
@@ -157,8 +168,12 @@ def run_build(args: argparse.Namespace) -> Any:
         target = host_table_name(info.runtime, info.threads)
     out = Path(args.out) if args.out else default_tables_dir() / f"{target}.json"
     spaces = args.space if args.space is not None else ([] if args.arch else [DEFAULT_SPACE])
+    statistic = args.statistic or ("min" if device == "host" else "median")
     settings = BuildSettings(warmup=args.warmup, repeats=args.repeats,
                              drift_tolerance=args.drift_tolerance,
+                             passes=(args.passes if args.passes is not None
+                                     else 4 if device == "host" else 2),
+                             statistic=statistic,
                              calibration_networks=args.calibration_networks, seed=args.seed)
     keys = []
     networks = []
@@ -209,7 +224,7 @@ def run_build(args: argparse.Namespace) -> Any:
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     return build_table(path=out, runner=runner, target=target, keys=keys, networks=networks,
                        settings=settings, how_to_measure=command, progress=progress,
-                       header_notes=notes)
+                       header_notes=notes, recalibrate=args.recalibrate)
 
 
 def ensure_host_table(*, build: bool, runner: str = "onnxruntime", threads: int = 1) -> None:
@@ -248,7 +263,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     table = resolve_target(args.table)
     header = table.header
     entries = table.entries
-    slowest = sorted(entries.items(), key=lambda kv: kv[1].median_ms, reverse=True)[: args.top]
+    statistic = header.statistic
+    slowest = sorted(entries.items(), key=lambda kv: kv[1].value(statistic),
+                     reverse=True)[: args.top]
     kinds = Counter(k.split("-", 1)[0] for k in entries)
     sizes = Counter(k.split("-in:", 1)[1].split("x", 1)[0] for k in entries if "-in:" in k)
     cal = table.calibration
@@ -258,8 +275,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
             "path": str(table.path), "header": table.to_dict()["header"],
             "calibration": table.to_dict()["calibration"], "entries": len(entries),
             "by_kind": dict(kinds), "by_input_size": dict(sizes),
-            "slowest": [{"key": k, "median_ms": e.median_ms, "p90_ms": e.p90_ms, "n": e.n}
-                        for k, e in slowest]})
+            "slowest": [{"key": k, **e.to_dict()} for k, e in slowest]})
         return 0
     print(f"table     {table.path}")
     print(f"target    {header.target}  ({header.provenance}, ±{header.error_band * 100:.0f}%)")
@@ -267,14 +283,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"cpu       {header.cpu}")
     print(f"runtime   {header.runtime} {header.runtime_version}, {header.threads} thread(s), "
           f"{header.dtype}, batch {header.batch}, clock {header.extra.get('clock', '?')}")
+    print(f"statistic {statistic} (predictions use each entry's {statistic}_ms)")
+    overhead = header.extra.get("call_overhead_ms")
+    if isinstance(overhead, int | float):
+        print(f"overhead  {overhead * 1000:.1f} us per runtime call (subtracted from each entry: "
+              "a network pays it once)")
     print(f"date      {header.date}")
     if header.how_to_measure:
         print(f"rebuild   {header.how_to_measure}")
     if cal is not None:
         mape = f"{cal.mape * 100:.1f}%" if cal.mape is not None else "?"
         worst = f"{cal.max_abs_pct_err * 100:.1f}%" if cal.max_abs_pct_err is not None else "?"
-        print(f"calibration  total = {cal.a:.4f} * sum + {cal.b:.4f} ms  (n={cal.n}, MAPE "
-              f"{mape}, max {worst})")
+        weights = f" + {cal.c:.4f} ms/M weights" if cal.c else ""
+        print(f"calibration  total = {cal.a:.4f} * sum{weights} + {cal.b:.4f} ms  (n={cal.n}, "
+              f"MAPE {mape}, max {worst})")
     else:
         print("calibration  none (identity)")
     print(f"entries   {len(entries)}: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
@@ -291,7 +313,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if slowest:
         print(f"slowest {len(slowest)}:")
         for key, entry in slowest:
-            print(f"  {entry.median_ms:8.3f} ms  (p90 {entry.p90_ms:.3f}, n={entry.n})  {key}")
+            low = f"min {entry.min_ms:.3f}, " if entry.min_ms is not None else ""
+            print(f"  {entry.value(statistic):8.3f} ms  ({low}median {entry.median_ms:.3f}, p90 "
+                  f"{entry.p90_ms:.3f}, n={entry.n})  {key}")
     return 0
 
 
@@ -307,9 +331,14 @@ def _register_validate(sub: Any) -> None:
     p.add_argument("--samples", type=int, default=30, help="architectures (default 30)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per network")
-    p.add_argument("--repeats", type=int, default=15, help="timed runs per network")
-    p.add_argument("--drift-tolerance", type=float, default=0.05,
-                   help="sentinel slowdown that triggers a retry (default 0.05)")
+    p.add_argument("--repeats", type=int, default=20,
+                   help="timed runs per network per round (default 20)")
+    p.add_argument("--rounds", type=int, default=10,
+                   help="round-robin rounds over the networks (default 10)")
+    p.add_argument("--references", type=int, default=0,
+                   help="also re-time N of the table's calibration networks alongside and "
+                        "report the errors with the predictions scaled to the machine's "
+                        "speed now (default 0)")
     p.add_argument("--build", action="store_true",
                    help="with --target host: build this host's table first if it is missing")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
@@ -320,7 +349,7 @@ def _register_validate(sub: Any) -> None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from mnas.latency._builder import BuildSettings
     from mnas.latency._predictor import resolve_target
-    from mnas.latency._validate import validate_table, validation_archs
+    from mnas.latency._validate import reference_archs, validate_table, validation_archs
     from mnas.spaces import load_space
 
     if args.target == "host":
@@ -329,12 +358,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     archs = validation_archs(space, args.samples, seed=args.seed)
     settings = BuildSettings(network_warmup=args.warmup, network_repeats=args.repeats,
-                             drift_tolerance=args.drift_tolerance)
+                             network_rounds=args.rounds)
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     start = time.monotonic()
+    if args.references < 0:
+        raise MnasInputError(f"--references must be >= 0, got {args.references}")
     report = validate_table(table, archs, settings=settings, progress=progress,
                             extra_settings={"space": space.name, "seed": args.seed,
-                                            "samples": args.samples})
+                                            "samples": args.samples},
+                            references=reference_archs(table, space, args.references))
     if args.json:
         data = report.to_dict()
         data["seconds"] = time.monotonic() - start
@@ -344,7 +376,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for row in report.rows:
         print(f"{row.name:<28} {row.predicted_ms:>8.2f}ms {row.measured_ms:>8.2f}ms "
               f"{row.pct_err * 100:>+7.1f}%")
+    print(f"measured: {report.settings['statistic']} of {args.rounds} round-robin rounds x "
+          f"{args.repeats} runs on {table.header.cpu}, {table.header.runtime} "
+          f"{table.header.runtime_version}, {table.header.threads} thread(s)")
     print(f"n={report.n}  MAPE {report.mape * 100:.2f}%  within ±10%: "
           f"{report.within_10pct * 100:.0f}%  Kendall tau {report.kendall_tau:.3f}  max error "
           f"{report.max_abs_pct_err * 100:.1f}%")
+    if report.scaled is not None:
+        scaled = report.scaled
+        print(f"speed now / at build {report.speed_factor:.3f} (median of {report.references} "
+              f"calibration networks re-timed alongside); predictions scaled by it: MAPE "
+              f"{scaled['mape'] * 100:.2f}%  within ±10%: {scaled['within_10pct'] * 100:.0f}%  "
+              f"max error {scaled['max_abs_pct_err'] * 100:.1f}%")
     return 0

@@ -24,6 +24,7 @@ from mnas.latency._predictor import (
     resolve_target,
 )
 from mnas.latency._table import (
+    STATISTICS,
     TABLE_FORMAT,
     Calibration,
     LatencyEntry,
@@ -36,9 +37,11 @@ _LAZY = {
     "BuildReport": "mnas.latency._builder",
     "BuildSettings": "mnas.latency._builder",
     "KeyCoverage": "mnas.latency._builder",
+    "NetworkTiming": "mnas.latency._builder",
     "Sentinel": "mnas.latency._builder",
     "TableBuilder": "mnas.latency._builder",
     "build_table": "mnas.latency._builder",
+    "time_networks": "mnas.latency._builder",
     "enumerate_space_keys": "mnas.latency._builder",
     "ValidationReport": "mnas.latency._validate",
     "ValidationRow": "mnas.latency._validate",
@@ -60,6 +63,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "STATISTICS",
     "TABLE_FORMAT",
     "BlockLatency",
     "BuildReport",
@@ -67,6 +71,7 @@ __all__ = [
     "Calibration",
     "CalibrationPoint",
     "KeyCoverage",
+    "NetworkTiming",
     "Sentinel",
     "TableBuilder",
     "ValidationReport",
@@ -96,5 +101,6 @@ __all__ = [
     "op_keys",
     "predict",
     "resolve_target",
+    "time_networks",
     "unique_op_keys",
 ]

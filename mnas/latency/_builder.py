@@ -6,12 +6,16 @@ Steps:
    :func:`enumerate_space_keys`) and of any named architectures.
 2. Time every key that the table does not have yet, each as a tiny standalone model
    (:func:`~mnas.latency._key_model.key_model`) through a :class:`Runner`: warm-up
-   runs, then repeats; the entry keeps the median, p90, n and standard deviation.
-   Keys are timed in a random order. A *sentinel* key stays loaded and is re-timed
-   before and after every measurement; when it runs more than ``drift_tolerance``
-   slower than its idle speed (other processes, a busy sibling core, a lower clock),
-   the measurement is retried, and keys still drifting are queued again at the end.
-3. Time a sample of whole networks and fit the calibration ``total = a * sum + b``.
+   runs, then repeats; the entry keeps the median, p90, min, n and standard deviation.
+   Keys are timed in a random order, in ``passes`` passes (each its own order); an
+   entry combines its passes (fastest run, the calmer pass's median), so a slow spell
+   of a shared machine never decides a key. A *sentinel* key stays loaded and is
+   re-timed before and after every measurement; when it runs more than
+   ``drift_tolerance`` slower than its idle speed (other processes, a busy sibling
+   core, a lower clock), the measurement is retried at once.
+3. Time a sample of whole networks, round-robin (every network once per round, so the
+   machine's slow spells fall on all of them alike; see :func:`time_networks`), and fit
+   the calibration ``total = a * sum + c * weights + b``.
 
 Every finished entry is appended to a journal next to the table (``<table>.journal``,
 one JSON line, flushed and fsynced before the next key starts); the table itself is
@@ -30,31 +34,43 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import torch
+from torch import nn
 
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration
 from mnas.latency._key_model import key_example, key_model
 from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
-from mnas.latency._table import LatencyEntry, LatencyTable, TableHeader, load_table
+from mnas.latency._table import (
+    STATISTICS,
+    LatencyEntry,
+    LatencyTable,
+    TableHeader,
+    load_table,
+)
 from mnas.latency.runners import Prepared, Runner, RunnerInfo, Timing
 
 __all__ = [
     "BuildReport",
     "BuildSettings",
+    "NETWORK_GROUP",
     "KeyCoverage",
+    "NetworkTiming",
     "Sentinel",
     "TableBuilder",
     "build_table",
     "calibration_archs",
+    "call_overhead_ms",
     "enumerate_space_keys",
     "estimate_macs",
     "guarded_time",
     "journal_path",
-    "time_network",
+    "time_networks",
 ]
 
 
@@ -70,14 +86,16 @@ class BuildSettings:
         drift_tolerance: Sentinel slowdown over its idle speed that counts as drift
             (0.05 = 5%); a measurement taken while drifting is retried.
         attempts: Immediate attempts per key while drifting.
-        retime_passes: Keys still far off (sentinel over 3x the tolerance) after their
-            attempts are queued again at the end, up to 10% of the keys per pass; the
-            cleanest timing is kept.
+        passes: Timing passes over all keys, each in its own random order; an entry
+            combines them (:meth:`LatencyEntry.merged`). This VM runs 1.3-1.6x slow for
+            seconds to minutes at a time; a key is timed in ~10 ms, so with 2 passes about
+            one key in four was caught slow both times, with 4 passes about one in 16.
+        statistic: What the table predicts from: ``min`` (the fastest run: steady on a
+            shared machine) or ``median`` (see :data:`mnas.latency.STATISTICS`).
         calibration_networks: Whole networks timed for the calibration.
-        network_warmup: Untimed runs per whole network.
-        network_repeats: Timed runs per whole network.
-        network_attempts: Attempts per whole network while drifting (0.2 s, 0.4 s, ...
-            apart).
+        network_warmup: Untimed runs per whole network (when it is loaded).
+        network_repeats: Timed runs per whole network per round.
+        network_rounds: Round-robin rounds over the whole networks.
         checkpoint_s: Rewrite the table file at least this often (the journal holds every
             entry in between).
         seed: Seed of the key order and of the calibration sample.
@@ -88,19 +106,23 @@ class BuildSettings:
     sentinel_repeats: int = 10
     drift_tolerance: float = 0.05
     attempts: int = 2
-    retime_passes: int = 1
+    passes: int = 4
+    statistic: str = "min"
     calibration_networks: int = 20
     network_warmup: int = 3
-    network_repeats: int = 15
-    network_attempts: int = 5
+    network_repeats: int = 20
+    network_rounds: int = 10
     checkpoint_s: float = 20.0
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.statistic not in STATISTICS:
+            raise MnasInputError(f"statistic must be one of {', '.join(STATISTICS)}, got "
+                                 f"{self.statistic!r}")
         for name, low in (("warmup", 0), ("repeats", 1), ("sentinel_repeats", 1),
-                          ("attempts", 1), ("retime_passes", 0), ("calibration_networks", 0),
+                          ("attempts", 1), ("passes", 1), ("calibration_networks", 0),
                           ("network_warmup", 0), ("network_repeats", 1),
-                          ("network_attempts", 1)):
+                          ("network_rounds", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise MnasInputError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -136,9 +158,9 @@ class BuildReport:
         path: The table file.
         keys: Keys the table had to cover.
         already: Keys already in the table when the build started.
-        measured: Keys timed by this run (re-timings not counted).
-        retimed: Re-timings caused by sentinel drift (second passes).
-        drift: Every measurement's sentinel ratio as (entries done, ratio).
+        measured: Keys timed for the first time by this run.
+        retimed: Keys timed again by this run in a later pass.
+        drift: Every measurement's sentinel ratio as (measurements done, ratio).
         networks_measured: Whole networks timed by this run.
         calibration: The fitted calibration (None when no network was timed).
         seconds: Wall time of the build.
@@ -351,21 +373,27 @@ def _today() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
 
 
-def _header_for(info: RunnerInfo, *, target: str, how_to_measure: str) -> TableHeader:
+def _header_for(info: RunnerInfo, *, target: str, how_to_measure: str,
+                statistic: str) -> TableHeader:
     extra = {"clock": info.clock, "runner": dict(info.extra)}
+    what = ("the fastest run of all passes" if statistic == "min"
+            else "the median run of the calmer pass")
     return TableHeader(
         target=target, device=info.device, cpu=info.cpu, runtime=info.runtime,
         runtime_version=info.runtime_version, threads=info.threads, cpu_mask=info.cpu_mask,
         dtype=info.dtype, batch=info.batch, date=_today(), provenance="measured",
-        error_band=0.1, missing_keys="error", how_to_measure=how_to_measure,
-        notes="Per-unit timings of standalone models, each taken while a sentinel model "
-              "ran at idle speed; whole-network calibration fitted on networks timed in the "
-              "same build.", extra=extra)
+        error_band=0.1, missing_keys="error", statistic=statistic,
+        how_to_measure=how_to_measure,
+        notes=f"Per-unit timings of standalone models (entries predict from {what}), guarded "
+              "by a sentinel model; whole-network calibration fitted on networks timed "
+              "round-robin in the same build.", extra=extra)
 
 
-def _check_same_setup(table: LatencyTable, info: RunnerInfo, path: Path) -> None:
+def _check_same_setup(table: LatencyTable, info: RunnerInfo, path: Path,
+                      statistic: str) -> None:
     header = table.header
-    pairs = [("runtime", header.runtime, info.runtime),
+    pairs = [("statistic", header.statistic, statistic),
+             ("runtime", header.runtime, info.runtime),
              ("runtime_version", header.runtime_version, info.runtime_version),
              ("threads", header.threads, info.threads), ("cpu", header.cpu, info.cpu),
              ("batch", header.batch, info.batch), ("dtype", header.dtype, info.dtype),
@@ -390,13 +418,17 @@ class TableBuilder:
         settings: Timing settings.
         how_to_measure: The command that (re)builds this table, written in its header.
         progress: Show a progress bar (rich) on stderr.
+        recalibrate: Forget the whole networks timed before and time them again (the
+            machine's speed drifts; the calibration should see the same speed as the
+            entries, e.g. after adding passes).
         header_notes: Extra header fields (spaces, coverage), merged into ``extra``.
     """
 
     def __init__(self, *, path: str | os.PathLike[str], runner: Runner, target: str,
                  keys: Iterable[OpKey], networks: Sequence[Arch] = (),
                  settings: BuildSettings | None = None, how_to_measure: str = "",
-                 progress: bool = False, header_notes: dict[str, Any] | None = None) -> None:
+                 progress: bool = False, header_notes: dict[str, Any] | None = None,
+                 recalibrate: bool = False) -> None:
         self.path = Path(path)
         self.runner = runner
         self.target = target
@@ -405,6 +437,7 @@ class TableBuilder:
         self.how_to_measure = how_to_measure
         self.progress = progress
         self.header_notes = dict(header_notes or {})
+        self.recalibrate = recalibrate
         merged: dict[str, OpKey] = {str(k): k for k in keys}
         for key in unique_op_keys(self.networks):
             merged.setdefault(str(key), key)
@@ -416,21 +449,26 @@ class TableBuilder:
     def _load(self, info: RunnerInfo) -> LatencyTable:
         if self.path.exists():
             table = load_table(self.path)
-            _check_same_setup(table, info, self.path)
+            _check_same_setup(table, info, self.path, self.settings.statistic)
         else:
             table = LatencyTable(header=_header_for(info, target=self.target,
-                                                    how_to_measure=self.how_to_measure))
+                                                    how_to_measure=self.how_to_measure,
+                                                    statistic=self.settings.statistic))
             table.path = self.path
-        networks = dict(table.header.extra.get("calibration_networks") or {})
+        networks = ({} if self.recalibrate
+                    else dict(table.header.extra.get("calibration_networks") or {}))
         for record in self._journal.read():
             if "key" in record and isinstance(record.get("entry"), dict):
                 try:
-                    table.entries[record["key"]] = LatencyEntry(**record["entry"])
+                    entry = LatencyEntry(**record["entry"])
                 except TypeError:
                     continue
-            elif "network" in record:
-                networks[record["network"]] = {k: record[k] for k in
-                                               ("name", "measured_ms", "keys") if k in record}
+                if table.header.statistic == "min" and entry.min_ms is None:
+                    continue  # not usable by this table: measured again
+                table.entries[record["key"]] = entry
+            elif "network" in record and not self.recalibrate:
+                networks[record["network"]] = {k: v for k, v in record.items()
+                                               if k != "network"}
             elif isinstance(record.get("sentinel"), dict):
                 table.header.extra["sentinel"] = record["sentinel"]
         table.header.extra["calibration_networks"] = networks
@@ -477,60 +515,40 @@ class TableBuilder:
         self._info = self.runner.info()
         self._sentinel: Sentinel | None = None
         table = self._load(self._info)
+        settings = self.settings
         already = sum(1 for k in self.keys if k in table.entries)
-        todo = sorted(k for k in self.keys if k not in table.entries)
-        random.Random(self.settings.seed).shuffle(todo)
+        self._had_entry = {k for k in self.keys if k in table.entries}
+        # pass p times every key with fewer than p + 1 passes, in its own random order
+        todo_by_pass = [self._pass_todo(table, p) for p in range(settings.passes)]
+        total = sum(len(todo) for todo in todo_by_pass)
         self._last_save = time.monotonic()
         if not self.path.exists():
             self._save(table, force=True)
-        settings = self.settings
         measured = retimed = 0
         drift_log: list[tuple[int, float]] = []
-        bar = _Progress(self.progress, total=len(todo), networks=self._networks_todo(table))
+        bar = _Progress(self.progress, total=total, networks=self._networks_todo(table))
         try:
             with bar:
-                if todo or self._networks_todo(table):
+                if total or self._networks_todo(table):
                     self._sentinel = self._make_sentinel(table)
-                queue = list(todo)
-                # at most 10% of the keys per pass get a second timing at the end, so a
-                # build on a busy machine stays bounded
-                retime_budget = max(1, len(todo) // 10) * settings.retime_passes
-                ratios: dict[str, float] = {}
-                i = 0
-                while i < len(queue):
-                    text = queue[i]
-                    i += 1
-                    key = self.keys[text]
-                    prepared = self.runner.prepare(key_model(key),
-                                                   key_example(key, batch=self._info.batch))
-                    try:
-                        timing, ratio = guarded_time(
-                            prepared, self._sentinel, warmup=settings.warmup,
-                            repeats=settings.repeats, tolerance=settings.drift_tolerance,
-                            attempts=settings.attempts)
-                    finally:
-                        prepared.close()
-                    first = text not in ratios
-                    if first or ratio < ratios[text]:
-                        ratios[text] = ratio
-                        entry = timing.to_entry()
-                        table.entries[text] = entry
-                        self._journal.append({"key": text, "entry": asdict(entry),
-                                              "drift": round(ratio, 4)})
-                    if first:
-                        measured += 1
+                if "call_overhead_ms" not in table.header.extra:
+                    table.header.extra["call_overhead_ms"] = call_overhead_ms(
+                        self.runner, batch=self._info.batch)
+                for pass_index in range(settings.passes):
+                    # recomputed: a resumed run may have finished part of this pass
+                    for text in self._pass_todo(table, pass_index):
+                        ratio = self._time_key(table, text)
+                        if pass_index == 0 and text not in self._had_entry:
+                            measured += 1
+                        else:
+                            retimed += 1
+                        drift_log.append((measured + retimed, ratio))
                         bar.advance()
-                        if (ratio > 1 + 3 * settings.drift_tolerance
-                                and len(queue) - len(todo) < retime_budget):
-                            queue.append(text)  # drifted: time it again at the end
-                    else:
-                        retimed += 1
-                    drift_log.append((measured, ratio))
-                    bar.drift(ratio)
-                    if on_progress is not None:
-                        on_progress(measured, len(todo), ratio)
-                    self._save(table)
-                if todo:
+                        bar.drift(ratio)
+                        if on_progress is not None:
+                            on_progress(measured + retimed, total, ratio)
+                        self._save(table)
+                if total:
                     self._save(table, force=True)
                 networks_measured = self._measure_networks(table, bar)
         finally:
@@ -545,78 +563,187 @@ class TableBuilder:
                            networks_measured=networks_measured, calibration=calibration,
                            seconds=time.monotonic() - start)
 
+    def _pass_todo(self, table: LatencyTable, pass_index: int) -> list[str]:
+        """Keys that pass ``pass_index`` (0-based) still has to time, in its random order."""
+        todo = sorted(k for k in self.keys
+                      if (table.entries[k].passes if k in table.entries else 0) <= pass_index)
+        random.Random(f"{self.settings.seed}-{pass_index}").shuffle(todo)
+        return todo
+
+    def _time_key(self, table: LatencyTable, text: str) -> float:
+        """Time one key, merge it into its entry, journal it; returns the sentinel ratio."""
+        settings = self.settings
+        key = self.keys[text]
+        prepared = self.runner.prepare(key_model(key), key_example(key, batch=self._info.batch))
+        try:
+            timing, ratio = guarded_time(
+                prepared, self._sentinel, warmup=settings.warmup, repeats=settings.repeats,
+                tolerance=settings.drift_tolerance, attempts=settings.attempts)
+        finally:
+            prepared.close()
+        entry = timing.to_entry()
+        old = table.entries.get(text)
+        if old is not None:
+            entry = old.merged(entry)
+        table.entries[text] = entry
+        self._journal.append({"key": text, "entry": entry.to_dict(), "drift": round(ratio, 4)})
+        return ratio
+
     def _networks_todo(self, table: LatencyTable) -> int:
         done = table.header.extra.get("calibration_networks") or {}
         return sum(1 for arch in self.networks if arch_id(arch) not in done)
 
     def _measure_networks(self, table: LatencyTable, bar: _Progress) -> int:
         networks: dict[str, Any] = table.header.extra["calibration_networks"]
-        count = 0
-        for arch in self.networks:
+        todo = [arch for arch in self.networks if arch_id(arch) not in networks]
+        todo = list({arch_id(arch): arch for arch in todo}.values())
+        if not todo:
+            return 0
+        statistic = self.settings.statistic
+        for arch, measured in zip(todo, time_networks(self.runner, todo, settings=self.settings,
+                                                      batch=self._info.batch), strict=True):
+            record = {"name": arch.name, "measured_ms": measured.timing.value(statistic),
+                      "median_ms": measured.timing.median_ms,
+                      "min_ms": measured.timing.min_ms, "n": measured.timing.n,
+                      "spread": round(measured.spread, 4),
+                      "keys": [str(k) for k in op_keys(arch)]}
             ident = arch_id(arch)
-            if ident in networks:
-                continue
-            timing, ratio = time_network(self.runner, arch, self._sentinel,
-                                         settings=self.settings, batch=self._info.batch)
-            record = {"name": arch.name, "measured_ms": timing.median_ms,
-                      "drift": round(ratio, 4), "keys": [str(k) for k in op_keys(arch)]}
             networks[ident] = record
             self._journal.append({"network": ident, **record})
-            count += 1
             bar.network_done()
-            bar.drift(ratio)
             self._save(table)
-        return count
+        return len(todo)
 
     def _fit(self, table: LatencyTable) -> Any:
         networks = table.header.extra.get("calibration_networks") or {}
+        statistic = table.header.statistic
+        overhead = float(table.header.extra.get("call_overhead_ms") or 0.0)
         points = []
         for ident, record in networks.items():
             keys = record.get("keys") or []
             if keys and all(k in table.entries for k in keys):
-                total = sum(table.entries[k].median_ms for k in keys)
+                total = sum(max(0.0, table.entries[k].value(statistic) - overhead)
+                            for k in keys)
+                weights = sum(OpKey.parse(k).weights for k in keys)
                 points.append(CalibrationPoint(sum_ms=total, measured_ms=record["measured_ms"],
-                                               name=record.get("name", ident)))
+                                               name=record.get("name", ident),
+                                               mweights=weights / 1e6))
         if not points:
             return None
         calibration = fit_calibration(
-            points, source=f"{len(points)} whole networks timed by `mnas latency build` on "
-                           f"this device ({self._info.runtime} {self._info.runtime_version})")
+            points, weights_term=True,
+            source=f"{len(points)} whole networks timed round-robin by `mnas latency build` "
+                   f"on this device ({self._info.runtime} {self._info.runtime_version}, "
+                   f"{statistic} of {self.settings.network_rounds} x "
+                   f"{self.settings.network_repeats} runs)")
         table.calibration = calibration
         band = max(0.05, math.ceil((calibration.max_abs_pct_err or 0) * 100) / 100)
         table.header = replace(table.header, error_band=min(band, 0.5))
         return calibration
 
 
-def time_network(runner: Runner, arch: Arch, sentinel: Sentinel | None, *,
-                 settings: BuildSettings, batch: int = 1) -> tuple[Timing, float]:
-    """Time a whole network of ``arch`` (guarded by ``sentinel``); returns timing and drift."""
-    from mnas.models import build
+class _PassThrough(nn.Module):
+    """The least a runtime can run: one multiply of a 3-value input."""
 
-    model = build(arch).eval()
-    example = key_example(op_keys(arch)[0], batch=batch)
-    prepared = runner.prepare(model, example)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 1.0
+
+
+def call_overhead_ms(runner: Runner, *, batch: int = 1, rounds: int = 5,
+                     repeats: int = 200) -> float:
+    """The runner's fixed cost of one call (fastest run of a pass-through model), in ms.
+
+    Every table entry includes it, once per unit, but a network pays it once in all; the
+    predictor subtracts it from each entry (on this host's onnxruntime about 5 us, i.e.
+    0.1 ms over a 20-unit network: 5% of a 2 ms one).
+    """
+    prepared = runner.prepare(_PassThrough(), torch.zeros(batch, 3, 1, 1))
     try:
-        return guarded_time(prepared, sentinel, warmup=settings.network_warmup,
-                            repeats=settings.network_repeats,
-                            tolerance=settings.drift_tolerance,
-                            attempts=settings.network_attempts, pause_s=0.2)
+        prepared.time(warmup=10, repeats=1)
+        return min(prepared.time(warmup=0, repeats=repeats).min_ms for _ in range(rounds))
     finally:
         prepared.close()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkTiming:
+    """A whole network timed round-robin with others.
+
+    Attributes:
+        timing: All its timed runs, over every round.
+        spread: Its slowest round's fastest run over its fastest round's: how much the
+            machine's speed moved while it was measured (1.0 = not at all).
+    """
+
+    timing: Timing
+    spread: float
+
+
+NETWORK_GROUP = 32
+"""Whole networks :func:`time_networks` keeps loaded at once."""
+
+
+def time_networks(runner: Runner, archs: Sequence[Arch], *, settings: BuildSettings,
+                  batch: int = 1, group: int = NETWORK_GROUP,
+                  on_round: Callable[[int], None] | None = None) -> list[NetworkTiming]:
+    """Time whole networks round-robin: every network once per round, for several rounds.
+
+    A shared machine slows down for seconds at a time; timing one network after the
+    other would let such a spell fall on a few networks only. Round-robin spreads every
+    network over the whole measurement, and the table's statistic (``min`` by default)
+    then takes each network at the machine's calm moments, as the table's entries were.
+    Networks are loaded ``group`` at a time to bound memory.
+
+    Args:
+        runner: The runner (the table's runtime).
+        archs: The networks.
+        settings: ``network_warmup``, ``network_repeats`` and ``network_rounds``.
+        batch: Batch size of the example input.
+        group: Networks loaded at once.
+        on_round: Called with the number of rounds done (for a progress bar).
+    """
+    from mnas.models import build
+
+    results: list[NetworkTiming] = []
+    for first in range(0, len(archs), group):
+        chunk = archs[first:first + group]
+        prepared: list[Prepared] = []
+        try:
+            for arch in chunk:
+                model = build(arch).eval()
+                prepared.append(runner.prepare(model, key_example(op_keys(arch)[0],
+                                                                  batch=batch)))
+                if settings.network_warmup:
+                    prepared[-1].time(warmup=settings.network_warmup - 1, repeats=1)
+            rounds: list[list[Timing]] = [[] for _ in chunk]
+            for index in range(settings.network_rounds):
+                for i, item in enumerate(prepared):
+                    rounds[i].append(item.time(warmup=1, repeats=settings.network_repeats))
+                if on_round is not None:
+                    on_round(index + 1)
+        finally:
+            for item in prepared:
+                item.close()
+        for per_round in rounds:
+            samples = tuple(x for timing in per_round for x in timing.samples_ms)
+            fastest = [timing.min_ms for timing in per_round]
+            results.append(NetworkTiming(timing=Timing(samples_ms=samples),
+                                         spread=max(fastest) / min(fastest)))
+    return results
 
 
 def build_table(*, path: str | os.PathLike[str], runner: Runner, target: str,
                 keys: Iterable[OpKey], networks: Sequence[Arch] = (),
                 settings: BuildSettings | None = None, how_to_measure: str = "",
-                progress: bool = False, header_notes: dict[str, Any] | None = None
-                ) -> BuildReport:
+                progress: bool = False, header_notes: dict[str, Any] | None = None,
+                recalibrate: bool = False) -> BuildReport:
     """Measure the missing entries of the table at ``path`` and fit its calibration.
 
     See :class:`TableBuilder` for the arguments; returns its :class:`BuildReport`.
     """
     return TableBuilder(path=path, runner=runner, target=target, keys=keys, networks=networks,
                         settings=settings, how_to_measure=how_to_measure, progress=progress,
-                        header_notes=header_notes).run()
+                        header_notes=header_notes, recalibrate=recalibrate).run()
 
 
 # ---------------------------------------------------------------- progress bar

@@ -130,6 +130,31 @@ class OpKey:
             "'ir-in:56x56x24-out:28x28x40-mid:72-k5-s2-skip0-se0-relu'")
 
     @property
+    def weights(self) -> int:
+        """Weight count of the unit's convolutions and linear layers (no biases, no BN).
+
+        What the whole-network calibration charges for fetching a unit's weights from
+        memory (see :class:`mnas.latency.Calibration`); equal to the ``weight`` elements
+        of :func:`mnas.latency.key_model` (checked by the tests).
+        """
+        k2 = self.kernel * self.kernel
+        if self.kind in ("stem", "cn"):
+            return k2 * self.in_channels * self.out_channels
+        if self.kind == "head":
+            width = self.mid_channels or self.in_channels
+            total = self.mid_channels * self.in_channels
+            if self.hidden:
+                total += width * self.hidden
+                width = self.hidden
+            return total + width * self.out_channels
+        if self.kind == "ir":
+            mid = self.mid_channels
+            return (self.in_channels * mid + k2 * mid + mid * self.out_channels
+                    + 2 * mid * self.se_channels)
+        return (k2 * self.in_channels + self.in_channels * self.out_channels
+                + 2 * self.in_channels * self.se_channels)
+
+    @property
     def is_block(self) -> bool:
         """True for a block (not the stem or the head)."""
         return self.kind not in ("stem", "head")

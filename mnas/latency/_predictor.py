@@ -43,11 +43,14 @@ class BlockLatency:
         key: The operator key string.
         ms: Its latency from the table (before whole-network calibration).
         source: ``table`` (a tabulated entry) or ``device_model`` (computed).
+        weights: Its weight count (:attr:`OpKey.weights`), for the calibration's weights
+            term.
     """
 
     key: str
     ms: float
     source: str
+    weights: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +92,7 @@ class Estimate:
             "provenance": self.provenance,
             "target": self.target,
             "device": self.device,
-            "per_block": [{"key": b.key, "ms": b.ms, "source": b.source}
+            "per_block": [{"key": b.key, "ms": b.ms, "source": b.source, "weights": b.weights}
                           for b in self.per_block],
         }
 
@@ -113,6 +116,11 @@ class LatencyPredictor(abc.ABC):
 class TablePredictor(LatencyPredictor):
     """Sum of per-key table entries, corrected by the table's whole-network calibration.
 
+    The prediction is ``a * sum(entries) + c * weights / 1e6 + b`` where the entries are
+    the table's ``statistic`` (median or min) less the runtime's per-call overhead
+    (header ``call_overhead_ms``, measured by the builder; 0 if absent) and ``a``, ``b``,
+    ``c`` its calibration.
+
     Args:
         table: The latency table.
         space_hint: Named in the "how to measure" command of a missing-key error.
@@ -122,7 +130,11 @@ class TablePredictor(LatencyPredictor):
         self.table = table
         self.target = table.header.target
         self._space_hint = space_hint
-        self._entries = {key: entry.median_ms for key, entry in table.entries.items()}
+        statistic = table.header.statistic
+        # a network pays the runtime's per-call overhead once, each isolated entry once more
+        overhead = float(table.header.extra.get("call_overhead_ms") or 0.0)
+        self._entries = {key: max(0.0, entry.value(statistic) - overhead)
+                         for key, entry in table.entries.items()}
         self._cache: dict[str, float] = {}
         self._units_cache: dict[tuple[Any, ...], BlockLatency] = {}
         self._model: DeviceModel | None = None
@@ -138,18 +150,20 @@ class TablePredictor(LatencyPredictor):
         cal = table.calibration
         self._a = cal.a if cal else 1.0
         self._b = cal.b if cal else 0.0
+        self._c = (cal.c if cal else 0.0) / 1e6  # per weight
 
     def _lookup(self, key: OpKey) -> BlockLatency:
         text = str(key)
         value = self._entries.get(text)
         if value is not None:
-            return BlockLatency(key=text, ms=value, source="table")
+            return BlockLatency(key=text, ms=value, source="table", weights=key.weights)
         if self._model is not None:
             value = self._cache.get(text)
             if value is None:
                 value = float(self._model.predict_ms(key))
                 self._cache[text] = value
-            return BlockLatency(key=text, ms=value, source="device_model")
+            return BlockLatency(key=text, ms=value, source="device_model",
+                                weights=key.weights)
         space = f" --space {self._space_hint}" if self._space_hint else ""
         location = f" {self.table.path}" if self.table.path else ""
         raise MissingLatencyKeyError(
@@ -204,7 +218,8 @@ class TablePredictor(LatencyPredictor):
     def predict(self, arch: Arch) -> Estimate:
         """The calibrated latency of ``arch`` with the table's error band."""
         per_block = tuple(self._units(arch))
-        total = self._a * sum(b.ms for b in per_block) + self._b
+        total = (self._a * sum(b.ms for b in per_block)
+                 + self._c * sum(b.weights for b in per_block) + self._b)
         provenance = self._provenance
         if provenance == "measured" and any(b.source != "table" for b in per_block):
             provenance = "estimated"
@@ -216,9 +231,11 @@ class TablePredictor(LatencyPredictor):
     def predict_ms(self, arch: Arch) -> float:
         """Just the calibrated latency in ms (the search's hot path)."""
         total = 0.0
+        weights = 0
         for unit in self._units(arch):
             total += unit.ms
-        return self._a * total + self._b
+            weights += unit.weights
+        return self._a * total + self._c * weights + self._b
 
 
 def default_tables_dir() -> Path:

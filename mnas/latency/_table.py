@@ -6,10 +6,16 @@ File layout (``mnas-latency-table/1``, documented in the README)::
      "header": {"target": ..., "device": ..., "cpu": ..., "runtime": ..., "runtime_version": ...,
                 "threads": 1, "cpu_mask": null, "dtype": "float32", "batch": 1, "date": ...,
                 "provenance": "measured" | "estimated", "error_band": 0.05,
-                "missing_keys": "error" | "device_model", "how_to_measure": ..., "notes": ...},
-     "calibration": {"a": 1.0, "b": 0.0, "n": 0, "mape": ..., "max_abs_pct_err": ...} | null,
+                "missing_keys": "error" | "device_model", "statistic": "median" | "min",
+                "how_to_measure": ..., "notes": ...},
+     "calibration": {"a": 1.0, "b": 0.0, "c": 0.0, "n": 0, "mape": ..., "max_abs_pct_err": ...}
+                    | null,
      "device_model": {...} | null,
-     "entries": {"<op key>": {"median_ms": ..., "p90_ms": ..., "n": ..., "std_ms": ...}}}
+     "entries": {"<op key>": {"median_ms": ..., "p90_ms": ..., "n": ..., "std_ms": ...,
+                              "min_ms": ..., "passes": 2}}}
+
+``min_ms`` and ``passes`` are optional (absent in estimated tables); a table whose header
+says ``"statistic": "min"`` needs ``min_ms`` in every entry and predicts from it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from mnas.errors import MnasInputError
 
 __all__ = [
     "PROVENANCES",
+    "STATISTICS",
     "TABLE_FORMAT",
     "Calibration",
     "LatencyEntry",
@@ -37,26 +44,83 @@ __all__ = [
 
 TABLE_FORMAT = "mnas-latency-table/1"
 PROVENANCES = ("measured", "estimated")
+STATISTICS = ("median", "min")
+"""What a table's predictions are made of: each entry's ``median_ms`` (the typical run on
+a device to itself, e.g. a pinned phone core) or its ``min_ms`` (the uncontended run: the
+fastest of all runs of all passes, for a shared machine whose neighbours slow the median
+down by tens of percent for seconds at a time)."""
 _MISSING_KEY_POLICIES = ("error", "device_model")
 
 
 @dataclass(frozen=True, kw_only=True)
 class LatencyEntry:
-    """Timing statistics of one operator key, in milliseconds."""
+    """Timing statistics of one operator key, in milliseconds.
+
+    Attributes:
+        median_ms: Median run (of the pass with the lowest median).
+        p90_ms: 90th-percentile run (same pass).
+        n: Timed runs over all passes.
+        std_ms: Standard deviation of the runs (same pass).
+        min_ms: Fastest run over all passes (None where not measured, e.g. estimates).
+        passes: Separate timing passes the entry combines (the builder re-times every
+            key in a later pass, in a new random order, so that a slow spell of the
+            machine does not decide a key).
+    """
 
     median_ms: float
     p90_ms: float
     n: int
     std_ms: float
+    min_ms: float | None = None
+    passes: int = 1
+
+    def value(self, statistic: str) -> float:
+        """The entry's latency as ``statistic`` (see :data:`STATISTICS`) defines it."""
+        if statistic == "min":
+            if self.min_ms is None:
+                raise MnasInputError("entry has no min_ms; rebuild the table with `mnas "
+                                     "latency build`")
+            return self.min_ms
+        return self.median_ms
+
+    def merged(self, other: LatencyEntry) -> LatencyEntry:
+        """This entry and a later pass of the same key as one entry.
+
+        The fastest run of either, all runs counted, and the median, p90 and spread of the
+        pass with the lower median (the one less disturbed).
+        """
+        base = self if self.median_ms <= other.median_ms else other
+        mins = [m for m in (self.min_ms, other.min_ms) if m is not None]
+        return LatencyEntry(median_ms=base.median_ms, p90_ms=base.p90_ms,
+                            n=self.n + other.n, std_ms=base.std_ms,
+                            min_ms=min(mins) if mins else None,
+                            passes=self.passes + other.passes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; ``min_ms`` and ``passes`` only where they say something."""
+        out: dict[str, Any] = {"median_ms": self.median_ms, "p90_ms": self.p90_ms, "n": self.n,
+                               "std_ms": self.std_ms}
+        if self.min_ms is not None:
+            out["min_ms"] = self.min_ms
+        if self.passes != 1:
+            out["passes"] = self.passes
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
 class Calibration:
-    """Whole-network correction ``total = a * sum_of_entries + b``, with its fit error.
+    """Whole-network correction ``total = a * sum + c * weights + b``, with its fit error.
+
+    ``sum`` is the sum of a network's entries in ms and ``weights`` its weight count in
+    millions (:attr:`mnas.latency.OpKey.weights` summed). The weights term is the cost
+    an isolated timing misses: timed alone and repeated, a block finds its weights in
+    cache; inside a network they were evicted by the blocks before it and come from
+    memory. It matters most for small inputs, where there is little compute per weight.
 
     Attributes:
-        a: Slope.
+        a: Slope on the summed entries.
         b: Intercept in ms.
+        c: ms per million weights (0 when not fitted).
         n: Number of whole networks it was fitted on (0: identity, not fitted).
         mape: Mean absolute percentage error of the calibrated prediction on those networks.
         max_abs_pct_err: Largest absolute percentage error on those networks.
@@ -70,9 +134,11 @@ class Calibration:
     max_abs_pct_err: float | None = None
     source: str = ""
 
-    def apply(self, total_ms: float) -> float:
-        """The calibrated whole-network latency for a summed latency."""
-        return self.a * total_ms + self.b
+    c: float = 0.0
+
+    def apply(self, total_ms: float, mweights: float = 0.0) -> float:
+        """The calibrated whole-network latency for a summed latency and weight count (M)."""
+        return self.a * total_ms + self.c * mweights + self.b
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +160,8 @@ class TableHeader:
         error_band: Expected relative error of a whole-network prediction (0.05 = ±5%).
         missing_keys: ``error``: a key not in the table is an error; ``device_model``:
             it is estimated from the table's device model.
+        statistic: What predictions are made of: ``median`` or ``min`` (see
+            :data:`STATISTICS`).
         how_to_measure: The command that measures (or replaces) this table.
         notes: Free text: sources, fit errors.
         extra: Other header fields (e.g. Android version, governor), kept as is.
@@ -112,6 +180,7 @@ class TableHeader:
     provenance: str = "measured"
     error_band: float = 0.1
     missing_keys: str = "error"
+    statistic: str = "median"
     how_to_measure: str = ""
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -146,7 +215,7 @@ class LatencyTable:
             "header": header,
             "calibration": asdict(self.calibration) if self.calibration else None,
             "device_model": self.device_model,
-            "entries": {key: asdict(entry) for key, entry in sorted(self.entries.items())},
+            "entries": {key: entry.to_dict() for key, entry in sorted(self.entries.items())},
         }
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
@@ -185,6 +254,9 @@ class LatencyTable:
         if kwargs.get("missing_keys", "error") not in _MISSING_KEY_POLICIES:
             raise bad("header field 'missing_keys' must be one of "
                       f"{', '.join(_MISSING_KEY_POLICIES)}, got {kwargs.get('missing_keys')!r}")
+        if kwargs.get("statistic", "median") not in STATISTICS:
+            raise bad(f"header field 'statistic' must be one of {', '.join(STATISTICS)}, got "
+                      f"{kwargs.get('statistic')!r}")
         band = kwargs.get("error_band", 0.1)
         if isinstance(band, bool) or not isinstance(band, int | float) or not 0 <= band < 1:
             raise bad(f"header field 'error_band' must be a fraction in [0, 1), got {band!r}")
@@ -202,17 +274,28 @@ class LatencyTable:
             if not isinstance(value, Mapping):
                 raise bad(f"entry {key!r} must be an object with median_ms, p90_ms, n, std_ms")
             try:
+                raw_min = value.get("min_ms")
                 entry = LatencyEntry(median_ms=float(value["median_ms"]),
                                      p90_ms=float(value["p90_ms"]), n=int(value["n"]),
-                                     std_ms=float(value["std_ms"]))
+                                     std_ms=float(value["std_ms"]),
+                                     min_ms=None if raw_min is None else float(raw_min),
+                                     passes=int(value.get("passes", 1)))
             except (KeyError, TypeError, ValueError, OverflowError):
-                raise bad(f"entry {key!r} must have numeric median_ms, p90_ms, n, std_ms, got "
-                          f"{dict(value)!r}") from None
+                raise bad(f"entry {key!r} must have numeric median_ms, p90_ms, n, std_ms (and "
+                          f"optionally min_ms, passes), got {dict(value)!r}") from None
             if not all(math.isfinite(v) for v in (entry.median_ms, entry.p90_ms, entry.std_ms)
                        ) or entry.median_ms < 0:
                 raise bad(f"entry {key!r} has median_ms {entry.median_ms!r}, p90_ms "
                           f"{entry.p90_ms!r}, std_ms {entry.std_ms!r}; they must be finite, "
                           "median_ms >= 0")
+            if entry.min_ms is not None and not (math.isfinite(entry.min_ms)
+                                                 and 0 <= entry.min_ms <= entry.median_ms):
+                raise bad(f"entry {key!r} has min_ms {entry.min_ms!r}; it must be finite and "
+                          f"between 0 and its median_ms {entry.median_ms!r}")
+            if entry.passes < 1:
+                raise bad(f"entry {key!r} has passes {entry.passes!r}; it must be >= 1")
+            if header.statistic == "min" and entry.min_ms is None:
+                raise bad(f"entry {key!r} has no min_ms but the header's statistic is 'min'")
             entries[key] = entry
 
         calibration = None
@@ -224,9 +307,9 @@ class LatencyTable:
                 calibration = Calibration(**raw_cal)
             except TypeError as err:
                 raise bad(f"field 'calibration' is malformed ({err})") from None
-            if not all(isinstance(v, int | float) and math.isfinite(v)
-                       for v in (calibration.a, calibration.b)):
-                raise bad("calibration 'a' and 'b' must be finite numbers")
+            if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                       and math.isfinite(v) for v in (calibration.a, calibration.b, calibration.c)):
+                raise bad("calibration 'a', 'b' and 'c' must be finite numbers")
         device_model = data.get("device_model")
         if device_model is not None and not isinstance(device_model, Mapping):
             raise bad("field 'device_model' must be an object or null")

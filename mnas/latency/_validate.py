@@ -2,39 +2,69 @@
 
 ``mnas latency validate`` samples architectures from a space with a fixed seed,
 predicts each with the table, times each whole network with the table's own runtime
-(guarded by a sentinel, see :mod:`mnas.latency._builder`) and reports MAPE, the
-fraction within ±10%, Kendall's tau and the largest error.
+(round-robin over several rounds and taken as the table's statistic, exactly as the
+builder timed its calibration networks: see :func:`mnas.latency._builder.time_networks`)
+and reports MAPE, the fraction within ±10%, Kendall's tau and the largest error.
+
+A shared machine's speed level drifts by several percent over minutes, so the table
+(measured at build time) and the validation (now) can see different machines. The
+validation therefore re-times *reference networks* in the same round-robin: some of the
+table's own calibration networks, whose build-time timings the table stores. The median
+of their now/then ratios is the machine's current speed relative to the table's; the
+report adds every metric with the predictions scaled by that one factor (``scaled``).
+The headline metrics are always the unscaled ones: on this project's VM the factor of 8
+references was itself too noisy to improve them reliably. The references are never among
+the networks under test.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
-from mnas.latency._builder import BuildSettings, Sentinel, estimate_macs, time_network
+from mnas.latency._builder import (
+    NETWORK_GROUP,
+    BuildSettings,
+    arch_id,
+    calibration_archs,
+    time_networks,
+)
 from mnas.latency._host import cpu_model
-from mnas.latency._opkey import op_keys
 from mnas.latency._predictor import TablePredictor
 from mnas.latency._table import LatencyTable
 from mnas.latency.runners import Runner, make_host_runner
 
-__all__ = ["ValidationReport", "ValidationRow", "kendall_tau", "runner_for_table",
-           "validate_table", "validation_archs"]
+__all__ = ["ValidationReport", "ValidationRow", "accuracy", "kendall_tau", "reference_archs",
+           "runner_for_table", "validate_table", "validation_archs"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class ValidationRow:
-    """One architecture: predicted and measured latency (ms) and the signed error (fraction)."""
+    """One architecture: predicted and measured latency (ms) and the signed error (fraction).
+
+    Attributes:
+        name: The architecture.
+        predicted_ms: The table's prediction (at the table's build-time speed).
+        measured_ms: The measurement, as the table's statistic (min or median).
+        pct_err: ``(predicted - measured) / measured``.
+        scaled_pct_err: ``(predicted * speed_factor - measured) / measured``.
+        median_ms: The median of all its timed runs (for reference).
+        spread: How far the machine's speed moved while it was measured (its slowest
+            round's fastest run over its fastest round's).
+    """
 
     name: str
     predicted_ms: float
     measured_ms: float
     pct_err: float
-    drift: float
+    scaled_pct_err: float
+    median_ms: float
+    spread: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +80,11 @@ class ValidationReport:
         max_abs_pct_err: Largest absolute error (fraction).
         rows: One row per architecture.
         settings: How the networks were sampled and timed.
+        speed_factor: The machine's speed now relative to the table's build (reference
+            networks' now/then, median; 1.0 without references).
+        references: Reference networks timed (0: no correction).
+        scaled: ``mape``, ``within_10pct``, ``kendall_tau``, ``max_abs_pct_err`` of the
+            predictions scaled by ``speed_factor`` (None without references).
     """
 
     target: str
@@ -60,15 +95,21 @@ class ValidationReport:
     max_abs_pct_err: float
     rows: tuple[ValidationRow, ...]
     settings: dict[str, Any]
+    speed_factor: float = 1.0
+    references: int = 0
+    scaled: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``mnas latency validate --json``)."""
         return {
             "target": self.target, "n": self.n, "mape": self.mape,
             "within_10pct": self.within_10pct, "kendall_tau": self.kendall_tau,
-            "max_abs_pct_err": self.max_abs_pct_err, "settings": self.settings,
+            "max_abs_pct_err": self.max_abs_pct_err, "speed_factor": self.speed_factor,
+            "references": self.references, "scaled": self.scaled, "settings": self.settings,
             "rows": [{"name": r.name, "predicted_ms": r.predicted_ms,
-                      "measured_ms": r.measured_ms, "pct_err": r.pct_err, "drift": r.drift}
+                      "measured_ms": r.measured_ms, "pct_err": r.pct_err,
+                      "scaled_pct_err": r.scaled_pct_err,
+                      "median_ms": r.median_ms, "spread": r.spread}
                      for r in self.rows],
         }
 
@@ -105,6 +146,25 @@ def validation_archs(space: Any, n: int, *, seed: int = 0) -> list[Arch]:
             for i in range(n)]
 
 
+def accuracy(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
+    """``mape``, ``within_10pct``, ``kendall_tau`` and ``max_abs_pct_err`` (fractions)."""
+    errors = [abs(p - m) / m for p, m in zip(predicted, measured, strict=True)]
+    return {"mape": sum(errors) / len(errors),
+            "within_10pct": sum(e <= 0.10 for e in errors) / len(errors),
+            "kendall_tau": kendall_tau(predicted, measured), "max_abs_pct_err": max(errors)}
+
+
+def reference_archs(table: LatencyTable, space: Any, n: int, *, seed: int = 0) -> list[Arch]:
+    """Up to ``n`` of ``table``'s calibration networks drawn from ``space`` (their build-time
+    timings are in the table), to re-time as references of the machine's speed."""
+    records = table.header.extra.get("calibration_networks") or {}
+    if n <= 0 or not records:
+        return []
+    found = [arch for arch in calibration_archs(space, max(24, n), seed=seed)
+             if arch_id(arch) in records]
+    return found[:n]
+
+
 def runner_for_table(table: LatencyTable) -> Runner:
     """A host runner set up as the table was measured.
 
@@ -137,14 +197,18 @@ def runner_for_table(table: LatencyTable) -> Runner:
 
 def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner | None = None,
                    settings: BuildSettings | None = None, progress: bool = False,
-                   extra_settings: dict[str, Any] | None = None) -> ValidationReport:
+                   extra_settings: dict[str, Any] | None = None,
+                   references: Sequence[Arch] = ()) -> ValidationReport:
     """Predict and measure every arch; compare.
 
     Args:
         table: The table under test.
         archs: Architectures to measure (at least 2).
         runner: The runner (default: :func:`runner_for_table`).
-        settings: Timing settings (whole-network warm-up, repeats, drift tolerance).
+        references: Calibration networks of ``table`` to re-time in the same round-robin
+            (see :func:`reference_archs`); their median now/then ratio gives the
+            ``scaled`` metrics. Empty: none.
+        settings: Whole-network timing (warm-up, repeats per round, rounds).
         progress: Show a progress bar.
         extra_settings: Recorded in the report (space, seed).
     """
@@ -154,31 +218,48 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
     runner = runner or runner_for_table(table)
     predictor = TablePredictor(table)
     predicted = [predictor.predict_ms(arch) for arch in archs]  # missing keys fail first
-    keys = [k for arch in archs for k in op_keys(arch) if k.is_block]
-    ordered = sorted(keys, key=estimate_macs)
-    sentinel = Sentinel(runner, ordered[(3 * len(ordered)) // 4],
-                        repeats=settings.sentinel_repeats)
-    rows = []
-    try:
-        iterator: Any = archs
-        if progress:
-            from rich.progress import track
+    statistic = table.header.statistic
+    records = table.header.extra.get("calibration_networks") or {}
+    tested = {arch_id(arch) for arch in archs}
+    references = [ref for ref in references
+                  if arch_id(ref) in records and arch_id(ref) not in tested]
+    on_round: Callable[[int], None] | None = None
+    bar: Any = None
+    if progress:
+        from rich.console import Console
+        from rich.progress import Progress
 
-            iterator = track(archs, description="measuring networks", transient=True)
-        for arch, pred in zip(iterator, predicted, strict=False):
-            timing, ratio = time_network(runner, arch, sentinel, settings=settings,
-                                         batch=table.header.batch)
-            measured = timing.median_ms
-            rows.append(ValidationRow(name=arch.name, predicted_ms=pred, measured_ms=measured,
-                                      pct_err=(pred - measured) / measured, drift=ratio))
+        bar = Progress(console=Console(stderr=True), transient=True)
+        bar.start()
+        task = bar.add_task("measuring networks (round-robin)",
+                            total=settings.network_rounds
+                            * -(-(len(archs) + len(references)) // NETWORK_GROUP))
+        on_round = lambda _done: bar.advance(task)  # noqa: E731
+    try:
+        timings = time_networks(runner, [*archs, *references], settings=settings,
+                                batch=table.header.batch, on_round=on_round)
     finally:
-        sentinel.close()
-    errors = [abs(r.pct_err) for r in rows]
+        if bar is not None:
+            bar.stop()
+    ratios = sorted(timing.timing.value(statistic) / records[arch_id(ref)]["measured_ms"]
+                    for ref, timing in zip(references, timings[len(archs):], strict=True))
+    speed = statistics.median(ratios) if ratios else 1.0
+    rows = []
+    for arch, pred, measured in zip(archs, predicted, timings, strict=False):
+        value = measured.timing.value(statistic)
+        rows.append(ValidationRow(name=arch.name, predicted_ms=pred, measured_ms=value,
+                                  pct_err=(pred - value) / value,
+                                  scaled_pct_err=(pred * speed - value) / value,
+                                  median_ms=measured.timing.median_ms, spread=measured.spread))
+    measured_ms = [r.measured_ms for r in rows]
+    raw = accuracy([r.predicted_ms for r in rows], measured_ms)
     return ValidationReport(
-        target=table.header.target, n=len(rows), mape=sum(errors) / len(errors),
-        within_10pct=sum(e <= 0.10 for e in errors) / len(errors),
-        kendall_tau=kendall_tau([r.predicted_ms for r in rows], [r.measured_ms for r in rows]),
-        max_abs_pct_err=max(errors), rows=tuple(rows),
-        settings={"network_warmup": settings.network_warmup,
+        target=table.header.target, n=len(rows), mape=raw["mape"],
+        within_10pct=raw["within_10pct"], kendall_tau=raw["kendall_tau"],
+        max_abs_pct_err=raw["max_abs_pct_err"], rows=tuple(rows),
+        speed_factor=speed, references=len(ratios),
+        scaled=(accuracy([r.predicted_ms * speed for r in rows], measured_ms)
+                if ratios else None),
+        settings={"statistic": statistic, "network_warmup": settings.network_warmup,
                   "network_repeats": settings.network_repeats,
-                  "drift_tolerance": settings.drift_tolerance, **(extra_settings or {})})
+                  "network_rounds": settings.network_rounds, **(extra_settings or {})})

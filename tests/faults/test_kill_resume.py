@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mnas.arch import load_arch
-from mnas.latency import load_table
+from mnas.latency import LatencyEntry, load_table
 from mnas.latency._builder import journal_path
 
 from ._faults import (
@@ -110,8 +110,8 @@ def _build_args(tmp: Path, out: str) -> list[str]:
         arch.write_text(json.dumps(TINY_ARCH))
     return ["latency", "build", "--target", "faults", "--arch", str(arch), "--no-zoo",
             "--resolution", "32", "--resolution", "48", "--out", str(tmp / out),
-            "--warmup", "0", "--repeats", "2", "--calibration-networks", "2", "--no-progress",
-            "--seed", "0"]
+            "--warmup", "0", "--repeats", "2", "--passes", "2", "--calibration-networks", "2",
+            "--no-progress", "--seed", "0"]
 
 
 def _kill_build_then_resume(tmp: Path, seed: int, *, compare: bool) -> None:
@@ -125,15 +125,23 @@ def _kill_build_then_resume(tmp: Path, seed: int, *, compare: bool) -> None:
     kill_when(proc, lambda: len(entries()) >= kill_after or (table.exists()
                                                              and not journal.exists()),
               extra_delay_s=delay)
-    finished = {r["key"]: r["entry"]["median_ms"] for r in entries()}
+    finished: dict[str, LatencyEntry] = {}
     if table.exists():  # a checkpointed table is always a whole, valid file
-        finished.update({k: e.median_ms for k, e in load_table(table).entries.items()})
+        finished.update(load_table(table).entries)
+    for record in entries():  # later journal lines are later passes of the same key
+        finished[record["key"]] = LatencyEntry(**record["entry"])
     from mnas.cli import main  # the rerun, in this process (no import cost)
 
     assert main(_build_args(tmp, "t.json")) == 0
     resumed = load_table(table)
-    for key, median in finished.items():  # nothing finished before the kill is re-measured
-        assert resumed.entries[key].median_ms == median
+    for key, entry in finished.items():
+        # every pass finished before the kill is kept: the rerun adds only the missing
+        # passes (2 runs each), and an entry only ever gets faster
+        got = resumed.entries[key]
+        assert got.passes == 2 and got.n == 4
+        assert got.min_ms <= entry.min_ms and got.median_ms <= entry.median_ms
+        if entry.passes == 2:
+            assert got == entry
     assert not journal.exists()
     assert resumed.calibration is not None
     if compare:  # the key set equals an uninterrupted build's (timings are not deterministic)

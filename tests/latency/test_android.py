@@ -270,7 +270,8 @@ def test_build_resumes_after_a_disconnect(phone: FakePhone, tmp_path: Path) -> N
 
     keys = [OpKey(kind="ir", in_size=14, in_channels=16, out_size=14, out_channels=16,
                   mid_channels=m, kernel=3, stride=1, skip=True) for m in (32, 48, 64, 96)]
-    settings = BuildSettings(warmup=1, repeats=3, calibration_networks=0, checkpoint_s=0.0)
+    settings = BuildSettings(warmup=1, repeats=3, calibration_networks=0, checkpoint_s=0.0,
+                             passes=1, statistic="median")
     path = tmp_path / "pixel4-measured.json"
 
     def build() -> Any:
@@ -278,8 +279,9 @@ def test_build_resumes_after_a_disconnect(phone: FakePhone, tmp_path: Path) -> N
                             target="pixel4-measured", keys=keys, settings=settings).run()
 
     # One runner execution per time() (per-iteration log); the builder times its sentinel
-    # once to start and around every key, so the phone drops in the third key.
-    phone.update(mode="executorch_iter", drop_after_runs=7, down_polls=-1)
+    # once to start, then the runtime's call overhead (6 runs), then the sentinel around
+    # every key, so the phone drops in the third key.
+    phone.update(mode="executorch_iter", drop_after_runs=13, down_polls=-1)
     with pytest.raises(DeviceDisconnectedError):
         build()
     from mnas.latency._builder import journal_path

@@ -1,4 +1,4 @@
-"""Whole-network calibration fit ``total = a * sum + b``."""
+"""Whole-network calibration fit ``total = a * sum + c * weights + b``."""
 
 from __future__ import annotations
 
@@ -37,3 +37,41 @@ def test_few_points_fit_slope_only() -> None:
 def test_bad_points_are_input_errors(points) -> None:
     with pytest.raises(MnasInputError):
         fit_calibration(points)
+
+
+def _weighted(a: float, c: float, b: float) -> list[CalibrationPoint]:
+    sums = (2.0, 3.5, 5.0, 7.5, 9.0, 12.0, 4.0)
+    mweights = (1.0, 4.0, 2.0, 3.5, 1.5, 5.0, 6.0)
+    return [CalibrationPoint(sum_ms=s, mweights=w, measured_ms=a * s + c * w + b)
+            for s, w in zip(sums, mweights, strict=True)]
+
+
+def test_weights_term_is_recovered() -> None:
+    points = _weighted(1.04, 0.24, 0.3)
+    cal = fit_calibration(points, weights_term=True)
+    assert (cal.a, cal.c, cal.b) == pytest.approx((1.04, 0.24, 0.3))
+    assert cal.mape == pytest.approx(0, abs=1e-9)
+    assert cal.apply(5.0, 2.0) == pytest.approx(1.04 * 5 + 0.24 * 2 + 0.3)
+    # without the term the same points fit worse, and c stays 0
+    plain = fit_calibration(points)
+    assert plain.c == 0 and plain.mape > 0.01
+
+
+@pytest.mark.parametrize(("a", "c", "b"), [(1.1, -0.3, 2.0), (1.2, 0.2, -0.8)])
+def test_no_term_of_the_weights_fit_is_negative(a: float, c: float, b: float) -> None:
+    """Each term is a cost: weights or an intercept that would cost negative time are 0."""
+    points = _weighted(a, c, b)
+    cal = fit_calibration(points, weights_term=True)
+    assert cal.a > 0 and cal.c >= 0 and cal.b >= 0
+    assert (cal.c == 0) == (c < 0) and (cal.b == 0) == (b < 0)
+    # the constrained fit is the best one with that term dropped
+    if b < 0:
+        free = fit_calibration(points, weights_term=True, intercept=False)
+        assert (cal.a, cal.c) == pytest.approx((free.a, free.c))
+
+
+def test_weights_term_needs_six_points_with_weights() -> None:
+    assert fit_calibration(_weighted(1.0, 0.2, 0.1)[:5], weights_term=True).c == 0
+    no_weights = [CalibrationPoint(sum_ms=p.sum_ms, measured_ms=p.measured_ms)
+                  for p in _weighted(1.0, 0.2, 0.1)]
+    assert fit_calibration(no_weights, weights_term=True).c == 0

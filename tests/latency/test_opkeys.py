@@ -6,11 +6,12 @@ import random
 
 import pytest
 import torch
+from torch import nn
 
 from mnas.latency import OpKey, op_keys, unique_op_keys
 from mnas.latency._key_model import key_example, key_model
 from mnas.models import build, get_arch, list_archs
-from mnas.spaces import load_space
+from mnas.spaces import list_spaces, load_space
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v3_large", "mobilenet_v2", "mobilenet_v1",
@@ -82,3 +83,18 @@ def test_key_models_add_up_to_the_network() -> None:
         for part in parts:
             x = part(x)
     assert tuple(x.shape) == (1, arch.num_classes)
+
+
+def test_weights_count_the_key_models_weights() -> None:
+    """``OpKey.weights`` is the conv and linear weight count of the unit, for every kind."""
+    archs = [get_arch(name).replace(resolution=64) for name in list_archs()]
+    for name in list_spaces():
+        space, rng = load_space(name), random.Random(3)
+        archs += [space.random_arch(rng).replace(resolution=64) for _ in range(5)]
+    keys = unique_op_keys(archs)
+    assert {k.kind for k in keys} >= {"stem", "ir", "ds", "dsa", "cn", "head"}
+    for key in keys:
+        model = key_model(key)
+        weights = sum(m.weight.numel() for m in model.modules()
+                      if isinstance(m, nn.Conv2d | nn.Linear))
+        assert key.weights == weights, str(key)

@@ -39,6 +39,11 @@ def test_round_trip(tmp_path: Path) -> None:
     (lambda text: text.replace('"format": "mnas-latency-table/1"', '"format": "x"'), "format"),
     (lambda text: text.replace('"provenance": "measured"', '"provenance": "guessed"'),
      "provenance"),
+    (lambda text: text.replace('"statistic": "median"', '"statistic": "mean"'), "statistic"),
+    (lambda text: text.replace('"statistic": "median"', '"statistic": "min"'), "min_ms"),
+    (lambda text: text.replace('"std_ms": 0.004', '"std_ms": 0.004, "min_ms": 0.07'), "min_ms"),
+    (lambda text: text.replace('"std_ms": 0.004', '"std_ms": 0.004, "passes": 0'), "passes"),
+    (lambda text: text.replace('"c": 0.0', '"c": NaN'), "'c'"),
 ])
 def test_corrupted_or_edited_table_is_one_line_error(tmp_path: Path, edit, problem) -> None:
     path = _table().save(tmp_path / "t.json")
@@ -59,3 +64,40 @@ def test_cli_reports_a_corrupted_table_in_one_line(tmp_path: Path, capsys) -> No
     assert "\n" not in err and str(path) in err and "JSON" in err
     data = json.loads(_table().save(tmp_path / "u.json").read_text())
     assert data["format"] == "mnas-latency-table/1"
+
+
+def test_min_entries_round_trip_and_drive_the_prediction(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from mnas.latency import TablePredictor, op_keys
+    from mnas.models import get_arch
+
+    arch = get_arch("mobilenet_v3_small").replace(resolution=32)
+    keys = op_keys(arch)
+    table = _table()
+    table.entries.clear()
+    for i, key in enumerate(keys):
+        table.entries[str(key)] = LatencyEntry(median_ms=0.2 + i / 100, p90_ms=0.3, n=50,
+                                               std_ms=0.01, min_ms=0.1 + i / 100, passes=2)
+    table.header = replace(table.header, statistic="min")
+    table.calibration = Calibration(a=1.1, b=-0.2, c=0.5, n=24)
+    again = load_table(table.save(tmp_path / "t.json"))
+    assert again.entries == table.entries and again.header.statistic == "min"
+    assert again.calibration == table.calibration
+    # identical blocks share a key (and so its entry)
+    expected = (1.1 * sum(table.entries[str(k)].min_ms for k in keys)
+                + 0.5 * sum(k.weights for k in keys) / 1e6 - 0.2)
+    predictor = TablePredictor(again)
+    assert predictor.predict_ms(arch) == pytest.approx(expected)
+    assert predictor.predict(arch).latency_ms == pytest.approx(expected)
+    median = TablePredictor(LatencyTable(header=replace(again.header, statistic="median"),
+                                         entries=again.entries, calibration=again.calibration))
+    assert median.predict_ms(arch) == pytest.approx(expected + 1.1 * 0.1 * len(keys))
+
+
+def test_entries_merge_passes() -> None:
+    first = LatencyEntry(median_ms=0.5, p90_ms=0.6, n=25, std_ms=0.05, min_ms=0.4)
+    second = LatencyEntry(median_ms=0.45, p90_ms=0.5, n=25, std_ms=0.02, min_ms=0.42)
+    merged = first.merged(second)
+    assert merged == LatencyEntry(median_ms=0.45, p90_ms=0.5, n=50, std_ms=0.02, min_ms=0.4,
+                                  passes=2)

@@ -9,7 +9,7 @@ import pytest
 from latency_fakes import FakeRunner
 
 from mnas.errors import MnasInputError
-from mnas.latency import load_table
+from mnas.latency import load_table, unique_op_keys
 from mnas.latency._builder import BuildSettings, TableBuilder
 from mnas.latency._validate import kendall_tau, runner_for_table, validate_table
 from mnas.spaces import load_space
@@ -50,3 +50,103 @@ def test_validate_refuses_a_table_from_another_cpu(tmp_path: Path) -> None:
                  settings=BuildSettings(calibration_networks=0)).run()
     with pytest.raises(MnasInputError, match="Fake CPU"):
         runner_for_table(load_table(path))
+
+
+class _OrderRunner(FakeRunner):
+    """Records which prepared model each timing call ran."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.order: list[int] = []
+
+    def prepare(self, model, example):
+        prepared = super().prepare(model, example)
+        index = self.prepared_count = getattr(self, "prepared_count", 0) + 1
+        inner = prepared.time
+
+        def timed(*, warmup: int, repeats: int):
+            self.order.append(index)
+            return inner(warmup=warmup, repeats=repeats)
+
+        prepared.time = timed
+        return prepared
+
+
+def test_networks_are_timed_round_robin_and_a_slow_spell_does_not_count() -> None:
+    from mnas.latency._builder import time_networks
+
+    space = load_space("mobilenetv3")
+    rng = random.Random(2)
+    archs = [space.random_arch(rng).replace(resolution=32) for _ in range(4)]
+    settings = BuildSettings(network_warmup=1, network_repeats=3, network_rounds=5)
+    clean = time_networks(FakeRunner(), archs, settings=settings)
+    # calls 1-4 are the warm-ups; the spell covers the first two rounds (calls 5-12)
+    runner = _OrderRunner(slow_calls=set(range(5, 13)))
+    timed = time_networks(runner, archs, settings=settings)
+    assert runner.order == [1, 2, 3, 4] + [1, 2, 3, 4] * 5  # warm-up, then round-robin
+    for got, want in zip(timed, clean, strict=True):
+        assert got.timing.n == 15
+        assert got.timing.min_ms == pytest.approx(want.timing.min_ms)  # the spell is gone
+        assert got.timing.median_ms == pytest.approx(want.timing.median_ms)  # 9 of 15 calm
+        assert got.spread == pytest.approx(1.3) and want.spread == pytest.approx(1.0)
+    # in groups of 3, the fourth network is loaded after the first three are done
+    grouped = _OrderRunner()
+    time_networks(grouped, archs, settings=settings, group=3)
+    assert grouped.order == [1, 2, 3] + [1, 2, 3] * 5 + [4] + [4] * 5
+
+
+class _SlowerRunner(FakeRunner):
+    """The same fake device, now running ``factor`` times slower throughout."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def slowdown(self) -> float:
+        return self.factor
+
+
+def test_reference_networks_scale_predictions_to_the_speed_now(tmp_path: Path) -> None:
+    from mnas.latency._builder import calibration_archs
+
+    space = load_space("mobilenetv3")
+    calib = [a.replace(resolution=32) for a in calibration_archs(space, 6, seed=0)]
+    rng = random.Random(7)
+    archs = [space.random_arch(rng).replace(resolution=32, name=f"a{i}") for i in range(5)]
+    settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, checkpoint_s=0.0,
+                             network_repeats=2, network_rounds=2, passes=1)
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=unique_op_keys(archs),
+                 networks=calib, settings=settings).run()
+    table = load_table(path)
+    steady = validate_table(table, archs, runner=FakeRunner(), settings=settings)
+    slow = validate_table(table, archs, runner=_SlowerRunner(1.25), settings=settings,
+                          references=calib[:4])
+    assert steady.references == 0 and steady.speed_factor == 1.0 and steady.scaled is None
+    assert slow.references == 4 and slow.speed_factor == pytest.approx(1.25)
+    # scaled, the predictions are exactly as good as on the steady machine; raw, 25% off
+    assert slow.scaled["mape"] == pytest.approx(steady.mape)
+    assert [r.scaled_pct_err for r in slow.rows] == pytest.approx(
+        [r.pct_err for r in steady.rows])
+    assert slow.mape > steady.mape + 0.1
+    # references are never networks under test
+    again = validate_table(table, calib[:3], runner=FakeRunner(), settings=settings,
+                           references=calib[:4])
+    assert again.references == 1
+
+
+def test_reference_archs_are_the_tables_own_calibration_networks(tmp_path: Path) -> None:
+    from mnas.latency._builder import arch_id, calibration_archs
+    from mnas.latency._validate import reference_archs
+
+    space = load_space("mobilenetv3")
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=[],
+                 settings=BuildSettings(calibration_networks=0)).run()
+    table = load_table(path)
+    assert reference_archs(table, space, 8) == []  # no calibration networks: no references
+    drawn = calibration_archs(space, 24, seed=0)
+    table.header.extra["calibration_networks"] = {
+        arch_id(a): {"measured_ms": 1.0} for a in (drawn[5], drawn[2], drawn[9])}
+    assert reference_archs(table, space, 8) == [drawn[2], drawn[5], drawn[9]]
+    assert reference_archs(table, space, 2) == [drawn[2], drawn[5]]

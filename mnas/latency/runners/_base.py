@@ -108,6 +108,15 @@ class Timing:
         return float(statistics.median(self.samples_ms))
 
     @property
+    def min_ms(self) -> float:
+        """Fastest sample."""
+        return float(min(self.samples_ms))
+
+    def value(self, statistic: str) -> float:
+        """The ``median`` or the ``min`` sample (a table's ``statistic``)."""
+        return self.min_ms if statistic == "min" else self.median_ms
+
+    @property
     def p90_ms(self) -> float:
         """90th percentile (nearest rank)."""
         ordered = sorted(self.samples_ms)
@@ -121,7 +130,7 @@ class Timing:
     def to_entry(self) -> LatencyEntry:
         """The table entry of these samples."""
         return LatencyEntry(median_ms=self.median_ms, p90_ms=self.p90_ms, n=self.n,
-                            std_ms=self.std_ms)
+                            std_ms=self.std_ms, min_ms=self.min_ms)
 
 
 def time_callable(run: Callable[[], object], *, warmup: int, repeats: int,
