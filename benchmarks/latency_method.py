@@ -3,7 +3,9 @@
 Builds a throwaway host table (onnxruntime, 1 thread) holding just the keys of the 30
 validation networks and the calibration networks, with the real builder and its default
 settings (4 passes, min statistic, round-robin calibration networks, weights term),
-then validates it on the same 30 networks (seed 0) as ``benchmarks/latency_validate.py``.
+then validates it on the same 30 networks (seed 0) as ``benchmarks/latency_validate.py``,
+and again with the calibration re-fitted without the weights term (``a * sum + b``, the
+plain line), to show what that term does.
 A full table takes ~25 minutes, during which this VM's speed changes; this one takes ~5,
 so the two together separate the method's error from the machine's drift.
 
@@ -22,11 +24,30 @@ import tempfile
 import time
 from pathlib import Path
 
-from mnas.latency import cpu_model, load_table, unique_op_keys
+from mnas.latency import (
+    Calibration,
+    CalibrationPoint,
+    LatencyTable,
+    TablePredictor,
+    cpu_model,
+    fit_calibration,
+    load_table,
+    unique_op_keys,
+)
 from mnas.latency._builder import BuildSettings, TableBuilder, calibration_archs
-from mnas.latency._validate import validate_table, validation_archs
+from mnas.latency._validate import accuracy, validate_table, validation_archs
 from mnas.latency.runners import make_host_runner
 from mnas.spaces import load_space
+
+
+def line_fit(table: LatencyTable) -> Calibration:
+    """The table's calibration re-fitted as a plain line on the same networks."""
+    overhead = float(table.header.extra.get("call_overhead_ms") or 0.0)
+    points = [CalibrationPoint(sum_ms=sum(max(0.0, table.entries[k].min_ms - overhead)
+                                          for k in record["keys"]),
+                               measured_ms=record["measured_ms"])
+              for record in table.header.extra["calibration_networks"].values()]
+    return fit_calibration(points)
 
 
 def main() -> None:
@@ -53,8 +74,16 @@ def main() -> None:
         table = load_table(path)
         report = validate_table(table, archs, runner=runner, settings=settings,
                                 extra_settings={"space": space.name, "seed": args.seed})
+        line = line_fit(table)
+        predictor = TablePredictor(table.with_calibration(line))
+        without = accuracy([predictor.predict_ms(arch) for arch in archs],
+                           [r.measured_ms for r in report.rows])
     cal = build.calibration
     data = report.to_dict()
+    data["without_weights_term"] = {"calibration": {"a": line.a, "b": line.b,
+                                                    "mape": line.mape,
+                                                    "max_abs_pct_err": line.max_abs_pct_err},
+                                    **without}
     data.update({"keys": build.keys, "passes": args.passes, "build_seconds": built_s,
                  "seconds": time.monotonic() - start, "cpu": cpu_model(),
                  "calibration": {"a": cal.a, "b": cal.b, "c": cal.c, "n": cal.n,
@@ -70,6 +99,9 @@ def main() -> None:
     print(f"n={report.n} MAPE {report.mape * 100:.2f}% within ±10% "
           f"{report.within_10pct * 100:.0f}% Kendall tau {report.kendall_tau:.3f} max "
           f"{report.max_abs_pct_err * 100:.1f}%; wrote {out}")
+    print(f"without the weights term ({line.a:.3f} x sum + {line.b:.3f} ms): MAPE "
+          f"{without['mape'] * 100:.2f}% within ±10% {without['within_10pct'] * 100:.0f}% "
+          f"Kendall tau {without['kendall_tau']:.3f} max {without['max_abs_pct_err'] * 100:.1f}%")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ inside a network the blocks before it have evicted them, and the runtime fuses a
 block boundaries. A straight line through a couple of dozen whole networks measured on
 the same device corrects the overhead and the average cache loss; the optional
 ``c * weights`` term (millions of weights) charges for fetching the weights, which
-matters for small inputs. On this project's host table it took the out-of-sample error
-of 30 networks from 6.4% to 2.8% MAPE (see benchmarks/RESULTS-latency.md).
+matters for small inputs: on this project's host it took 30 held-out networks from 5.60%
+to 2.77% MAPE (``benchmarks/latency_method.py``, in benchmarks/RESULTS-latency.md).
 """
 
 from __future__ import annotations
