@@ -10,8 +10,19 @@ from __future__ import annotations
 __all__ = ["MnasError", "MnasInputError", "MissingLatencyKeyError"]
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class MnasError(Exception):
-    """Base class of every error mnas raises on purpose."""
+    """Base class of every error mnas raises on purpose.
+
+    Its text is always one line: line breaks that reach a message from user input (a
+    field name in a file, say) are shown escaped, as ``\\n``.
+    """
+
+    def __str__(self) -> str:
+        return _one_line(super().__str__())
 
 
 class MnasInputError(MnasError, ValueError):
@@ -26,4 +37,4 @@ class MissingLatencyKeyError(MnasInputError, KeyError):
     """A latency table has no entry for an operator key the prediction needs."""
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
-        return str(self.args[0]) if self.args else ""
+        return _one_line(str(self.args[0])) if self.args else ""

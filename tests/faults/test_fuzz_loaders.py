@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mnas.arch import arch_from_dict
@@ -42,6 +42,7 @@ def test_arbitrary_json_is_an_arch_or_a_one_line_error(data):
 @settings(max_examples=150, deadline=None)
 @given(key=st.sampled_from(sorted(_VALID_DOC) + ["head", "bn", "se_gate", "act_default"]),
        value=_json)
+@example(key="stem", value={"\n": None})  # found by a CI run: a line break in a field name
 def test_one_corrupted_field_is_a_one_line_error(key, value):
     doc = json.loads(json.dumps(_VALID_DOC))
     doc[key] = value
@@ -116,6 +117,7 @@ def test_arbitrary_json_is_a_table_or_a_one_line_error(data):
 @settings(max_examples=100, deadline=None)
 @given(key=st.sampled_from(["format", "header", "entries", "calibration", "device_model"]),
        value=_json)
+@example(key="calibration", value={"\n": None})  # found by a CI run
 def test_table_with_one_corrupted_section_is_a_one_line_error(key, value):
     doc = json.loads(json.dumps(_TABLE_DOC))
     doc[key] = value
