@@ -280,6 +280,28 @@ def prepare(config: SearchConfig) -> tuple[SearchConfig, SearchSpace, TablePredi
     return config, space, predictor, fastest
 
 
+def stored_config(run_dir: Path, config: SearchConfig) -> SearchConfig | None:
+    """The config of the search already in ``run_dir`` (None when there is none).
+
+    Both backends call it before touching a run folder.
+
+    Raises:
+        MnasInputError: The stored search has other settings than ``config``.
+    """
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        return None
+    stored = SearchConfig.from_dict(json.loads(config_path.read_text()), source=str(config_path))
+    mismatch = {k: (v, config.identity()[k]) for k, v in stored.identity().items()
+                if v != config.identity()[k]}
+    if mismatch:
+        what = "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in mismatch.items())
+        raise MnasInputError(
+            f"run folder {run_dir} holds a search with other settings ({what}); rerun with "
+            "the stored settings to resume it, or pick another --name")
+    return stored
+
+
 def search(config: SearchConfig, *, progress: bool = True, command: str | None = None,
            proxy: Any = None,
            on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
@@ -305,18 +327,9 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
     if proxy is None:
         proxy = make_proxy(config.proxy, data=config.data, seed=config.seed)
     run_dir = Path(config.runs_dir) / config.name
-    config_path = run_dir / "config.json"
-    resumed = config_path.exists()
-    if resumed:
-        stored = SearchConfig.from_dict(json.loads(config_path.read_text()),
-                                        source=str(config_path))
-        mismatch = {k: (v, config.identity()[k]) for k, v in stored.identity().items()
-                    if v != config.identity()[k]}
-        if mismatch:
-            what = "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in mismatch.items())
-            raise MnasInputError(
-                f"run folder {run_dir} holds a search with other settings ({what}); rerun with "
-                "the stored settings to resume it, or pick another --name")
+    stored = stored_config(run_dir, config)
+    resumed = stored is not None
+    if stored is not None:
         config = config.replace(extra=stored.extra)
     else:
         header = predictor.table.header
@@ -333,7 +346,7 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
         })
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):
-        atomic_write_json(config_path, config.to_dict())
+        atomic_write_json(run_dir / "config.json", config.to_dict())
         context = SearchContext(config=config, predictor=predictor, proxy=proxy)
         directions = (["maximize", "minimize"] if config.pareto else ["maximize"])
         stale_lock = run_dir / (STUDY_FILE + ".lock")

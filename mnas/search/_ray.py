@@ -56,6 +56,7 @@ from mnas.search._driver import (
     make_sampler,
     open_storage,
     prepare,
+    stored_config,
 )
 from mnas.search._outputs import rank_candidates, write_outputs, write_zoo
 from mnas.search._trainable import (
@@ -457,21 +458,6 @@ def _export_study(run_dir: Path, results: list[Any], *, space: SearchSpace,
     return optuna.load_study(study_name=STUDY_NAME, storage=open_storage(run_dir))
 
 
-def _check_stored(run_dir: Path, config: SearchConfig) -> SearchConfig | None:
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        return None
-    stored = SearchConfig.from_dict(json.loads(config_path.read_text()), source=str(config_path))
-    mismatch = {k: (v, config.identity()[k]) for k, v in stored.identity().items()
-                if v != config.identity()[k]}
-    if mismatch:
-        what = "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in mismatch.items())
-        raise MnasInputError(
-            f"run folder {run_dir} holds a search with other settings ({what}); rerun with "
-            "the stored settings to resume it, or pick another --name")
-    return stored
-
-
 def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool = True,
                    command: str | None = None, proxy: Any = None,
                    on_trial: Callable[[Mapping[str, Any]], None] | None = None,
@@ -503,7 +489,7 @@ def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool 
     config, space, predictor, fastest = prepare(config)
     run_dir = Path(config.runs_dir) / config.name
     tune_dir = run_dir / TUNE_DIR
-    stored = _check_stored(run_dir, config)
+    stored = stored_config(run_dir, config)
     if stored is not None and (run_dir / STUDY_FILE).exists() and not tune_dir.exists():
         raise MnasInputError(
             f"run folder {run_dir} belongs to a search of the optuna backend; continue it "
