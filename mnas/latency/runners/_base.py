@@ -38,7 +38,7 @@ from torch import nn
 from mnas.latency._table import LatencyEntry
 
 __all__ = ["CLOCKS", "CallablePrepared", "Prepared", "Runner", "RunnerInfo", "Timing",
-           "time_callable"]
+           "check_threads_and_clock", "time_callable"]
 
 CLOCKS: tuple[str, ...] = ("cpu", "wall")
 """``cpu``: the calling thread's CPU time (``CLOCK_THREAD_CPUTIME_ID``), which equals wall
@@ -131,6 +131,23 @@ class Timing:
         """The table entry of these samples."""
         return LatencyEntry(median_ms=self.median_ms, p90_ms=self.p90_ms, n=self.n,
                             std_ms=self.std_ms, min_ms=self.min_ms)
+
+
+def check_threads_and_clock(threads: int, clock: str, *, cpu_clock_one_thread: bool = True
+                            ) -> None:
+    """Refuse a bad thread count or clock (and the cpu clock with several threads).
+
+    Raises:
+        ValueError: ``threads`` is not an int >= 1, ``clock`` is not in :data:`CLOCKS`, or
+            (with ``cpu_clock_one_thread``) the ``cpu`` clock is asked for with > 1 thread.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+    if cpu_clock_one_thread and clock == "cpu" and threads != 1:
+        raise ValueError(f"clock 'cpu' measures one thread, so threads must be 1, got "
+                         f"{threads}; use clock 'wall' for multi-threaded timing")
 
 
 def time_callable(run: Callable[[], object], *, warmup: int, repeats: int,

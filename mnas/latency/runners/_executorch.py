@@ -10,7 +10,13 @@ from torch import nn
 
 from mnas.errors import MnasError
 from mnas.latency._host import cpu_affinity_mask, cpu_model, host_device_name, set_cpu_affinity
-from mnas.latency.runners._base import CLOCKS, CallablePrepared, Prepared, Runner, RunnerInfo
+from mnas.latency.runners._base import (
+    CallablePrepared,
+    Prepared,
+    Runner,
+    RunnerInfo,
+    check_threads_and_clock,
+)
 
 __all__ = ["ExecuTorchRunner", "export_pte_bytes"]
 
@@ -67,10 +73,7 @@ class ExecuTorchRunner(Runner):
             from executorch.runtime import Runtime
         except ImportError:
             raise MnasError(_INSTALL) from None
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
-        if clock not in CLOCKS:
-            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+        check_threads_and_clock(threads, clock, cpu_clock_one_thread=False)
         self._runtime = Runtime.get()
         self.threads = threads
         self.clock = clock

@@ -12,7 +12,13 @@ from torch import nn
 
 from mnas.errors import MnasError
 from mnas.latency._host import cpu_affinity_mask, cpu_model, host_device_name, set_cpu_affinity
-from mnas.latency.runners._base import CLOCKS, CallablePrepared, Prepared, Runner, RunnerInfo
+from mnas.latency.runners._base import (
+    CallablePrepared,
+    Prepared,
+    Runner,
+    RunnerInfo,
+    check_threads_and_clock,
+)
 
 __all__ = ["OnnxRuntimeRunner", "export_onnx_bytes"]
 
@@ -60,13 +66,7 @@ class OnnxRuntimeRunner(Runner):
         except ImportError:
             raise MnasError("the onnxruntime runner needs onnxruntime: "
                             "`pip install onnxruntime==1.32.0`") from None
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
-        if clock not in CLOCKS:
-            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
-        if clock == "cpu" and threads != 1:
-            raise ValueError(f"clock 'cpu' measures one thread, so threads must be 1, got "
-                             f"{threads}; use clock 'wall' for multi-threaded timing")
+        check_threads_and_clock(threads, clock)
         levels = {"all": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
                   "extended": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
                   "basic": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,

@@ -10,11 +10,11 @@ from torch import nn
 
 from mnas.latency._host import cpu_affinity_mask, cpu_model, host_device_name, set_cpu_affinity
 from mnas.latency.runners._base import (
-    CLOCKS,
     Prepared,
     Runner,
     RunnerInfo,
     Timing,
+    check_threads_and_clock,
     time_callable,
 )
 
@@ -34,13 +34,7 @@ class TorchRunner(Runner):
 
     def __init__(self, *, threads: int = 1, clock: str = "cpu",
                  cpus: Sequence[int] | None = None) -> None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
-        if clock not in CLOCKS:
-            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
-        if clock == "cpu" and threads != 1:
-            raise ValueError(f"clock 'cpu' measures one thread, so threads must be 1, got "
-                             f"{threads}; use clock 'wall' for multi-threaded timing")
+        check_threads_and_clock(threads, clock)
         self.threads = threads
         self.clock = clock
         self._mask = set_cpu_affinity(cpus) if cpus is not None else None
