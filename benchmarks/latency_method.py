@@ -42,9 +42,7 @@ from mnas.spaces import load_space
 
 def line_fit(table: LatencyTable) -> Calibration:
     """The table's calibration re-fitted as a plain line on the same networks."""
-    overhead = float(table.header.extra.get("call_overhead_ms") or 0.0)
-    points = [CalibrationPoint(sum_ms=sum(max(0.0, table.entries[k].min_ms - overhead)
-                                          for k in record["keys"]),
+    points = [CalibrationPoint(sum_ms=sum(table.unit_ms(k) for k in record["keys"]),
                                measured_ms=record["measured_ms"])
               for record in table.header.extra["calibration_networks"].values()]
     return fit_calibration(points)

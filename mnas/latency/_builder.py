@@ -617,13 +617,11 @@ class TableBuilder:
     def _fit(self, table: LatencyTable) -> Any:
         networks = table.header.extra.get("calibration_networks") or {}
         statistic = table.header.statistic
-        overhead = float(table.header.extra.get("call_overhead_ms") or 0.0)
         points = []
         for ident, record in networks.items():
             keys = record.get("keys") or []
             if keys and all(k in table.entries for k in keys):
-                total = sum(max(0.0, table.entries[k].value(statistic) - overhead)
-                            for k in keys)
+                total = sum(table.unit_ms(k) for k in keys)
                 weights = sum(OpKey.parse(k).weights for k in keys)
                 points.append(CalibrationPoint(sum_ms=total, measured_ms=record["measured_ms"],
                                                name=record.get("name", ident),

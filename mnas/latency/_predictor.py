@@ -130,11 +130,7 @@ class TablePredictor(LatencyPredictor):
         self.table = table
         self.target = table.header.target
         self._space_hint = space_hint
-        statistic = table.header.statistic
-        # a network pays the runtime's per-call overhead once, each isolated entry once more
-        overhead = float(table.header.extra.get("call_overhead_ms") or 0.0)
-        self._entries = {key: max(0.0, entry.value(statistic) - overhead)
-                         for key, entry in table.entries.items()}
+        self._entries = {key: table.unit_ms(key) for key in table.entries}
         self._cache: dict[str, float] = {}
         self._units_cache: dict[tuple[Any, ...], BlockLatency] = {}
         self._model: DeviceModel | None = None

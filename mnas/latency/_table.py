@@ -320,6 +320,17 @@ class LatencyTable:
                    device_model=dict(device_model) if device_model else None)
 
     # ---------------------------------------------------------------- views
+    @property
+    def call_overhead_ms(self) -> float:
+        """The runtime's fixed cost of one call (header ``call_overhead_ms``; 0 if absent)."""
+        value = self.header.extra.get("call_overhead_ms")
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    def unit_ms(self, key: str) -> float:
+        """What entry ``key`` adds to a network before calibration: its ``statistic``
+        less the runtime's call overhead, which a network pays once, not per unit."""
+        return max(0.0, self.entries[key].value(self.header.statistic) - self.call_overhead_ms)
+
     def with_calibration(self, calibration: Calibration) -> LatencyTable:
         """A copy with a new calibration."""
         return replace(self, calibration=calibration)
