@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES = (
     "mnas.cli._latency",
     "mnas.cli._predict",
     "mnas.cli._score",
+    "mnas.cli._accuracy",
     "mnas.cli._search",
     "mnas.cli._report",
     "mnas.cli._export",

@@ -1,4 +1,4 @@
-"""``mnas score``: accuracy-proxy scores of one or more architectures."""
+"""``mnas score``: accuracy estimates of one or more architectures, each with its source."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from mnas.arch import Arch, load_arch
-from mnas.errors import MnasInputError
 
 __all__ = ["register", "run"]
 
@@ -24,17 +23,20 @@ def _resolve(name_or_path: str) -> Arch:
 
 def register(subparsers: Any) -> None:
     """Add the ``score`` subcommand."""
-    from mnas.proxies import DEFAULT_PROXY, list_proxies
+    from mnas.accuracy import DEFAULT_ESTIMATOR, list_shipped_models
+    from mnas.proxies import list_proxies
 
     parser = subparsers.add_parser(
-        "score", help="score architectures with an accuracy proxy",
-        description="Score architectures with an accuracy proxy (higher = better). "
-        f"Proxies: {', '.join(list_proxies())}; default {DEFAULT_PROXY} (data-free). "
-        "naswot, zico and train need --data.")
+        "score", help="estimate the accuracy of architectures",
+        description="Estimate accuracy (higher = better), printed with the estimator and its "
+        f"measured quality. --proxy: {DEFAULT_ESTIMATOR} (the space's own fitted model, else "
+        f"the space-agnostic ImageNet model), a shipped model ({', '.join(list_shipped_models())}),"
+        " a model file from `mnas accuracy fit`, labels:SRC (look-up of labelled archs), or a "
+        f"zero-cost proxy ({', '.join(list_proxies())}); naswot, zico and train need --data.")
     parser.add_argument("--arch", nargs="+", required=True, metavar="NAME|FILE",
                         help="zoo names or mnas-arch/1 JSON files")
-    parser.add_argument("--proxy", default=DEFAULT_PROXY, metavar="P",
-                        help=f"proxy name (default {DEFAULT_PROXY})")
+    parser.add_argument("--proxy", default=DEFAULT_ESTIMATOR, metavar="P",
+                        help=f"estimator (default {DEFAULT_ESTIMATOR})")
     parser.add_argument("--data", default=None, metavar="PATH",
                         help="dataset for data-driven proxies: .npz (x uint8 NHWC, y) or an "
                         "ImageFolder directory; never downloaded")
@@ -47,29 +49,23 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score every ``--arch`` with ``--proxy`` and print the results."""
-    from mnas.proxies import get_proxy, proxy_class
+    """Score every ``--arch`` with ``--proxy`` and print the results with their source."""
+    from mnas.accuracy import describe_score, resolve_estimator
 
-    cls = proxy_class(args.proxy)
-    kwargs: dict[str, Any] = {"seed": args.seed}
-    if args.data is not None:
-        if not cls.needs_data:
-            raise MnasInputError(
-                f"proxy {args.proxy!r} is data-free and takes no --data; drop --data or "
-                "choose a data-driven proxy (naswot, zico, train)")
-        kwargs["data"] = args.data
-    if args.resolution is not None:
-        kwargs["resolution"] = args.resolution
     archs = [(name, _resolve(name)) for name in args.arch]
-    proxy = get_proxy(args.proxy, **kwargs)
-    results = [{"score": proxy.score(arch), "proxy": args.proxy, "arch": name}
+    estimator = resolve_estimator(args.proxy, data=args.data, seed=args.seed,
+                                  resolution=args.resolution)
+    results = [{"arch": name, "proxy": args.proxy, **describe_score(estimator, arch)}
                for name, arch in archs]
     if args.json:
         from mnas.cli._common import print_json
 
         print_json(results[0] if len(results) == 1 else results)
-    else:
-        width = max(len(name) for name in args.arch)
-        for row in results:
-            print(f"{row['arch']:<{width}}  {row['proxy']}  {row['score']:.6g}")
+        return 0
+    width = max(len(name) for name in args.arch)
+    for row in results:
+        spread = f" ± {row['spread']:.2g}" if row.get("spread") else ""
+        print(f"{row['arch']:<{width}}  {row['score']:.6g}{spread}  [{row['estimator']}]")
+    for line in sorted({row["quality"] for row in results}):
+        print(f"  {line}")
     return 0

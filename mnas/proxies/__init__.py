@@ -14,7 +14,14 @@ from mnas.proxies._base import (
     proxy_class,
     register_proxy,
 )
-from mnas.proxies._counts import ArchCosts, FlopsProxy, ParamsProxy, arch_costs
+from mnas.proxies._counts import (
+    ArchCosts,
+    BlockCost,
+    FlopsProxy,
+    ParamsProxy,
+    arch_costs,
+    block_costs,
+)
 from mnas.proxies._ensemble import DEFAULT_PROXY, ZenNaswotProxy
 from mnas.proxies._data import ImageData, load_image_data
 from mnas.proxies._naswot import NaswotProxy, naswot_score
@@ -26,6 +33,7 @@ __all__ = [
     "DEFAULT_PROXY",
     "AccuracyProxy",
     "ArchCosts",
+    "BlockCost",
     "FlopsProxy",
     "ImageData",
     "NaswotProxy",
@@ -36,6 +44,7 @@ __all__ = [
     "ZenNaswotProxy",
     "ZicoProxy",
     "arch_costs",
+    "block_costs",
     "get_proxy",
     "list_proxies",
     "load_image_data",

@@ -53,6 +53,11 @@ class AccuracyProxy(abc.ABC):
         """Score several architectures in order (``score`` applied to each)."""
         return [self.score(arch) for arch in archs]
 
+    def describe(self) -> str:
+        """One line naming the estimator and where its measured quality is documented."""
+        return (f"{self.name} (zero-cost proxy, cost {self.cost}; rank correlations measured "
+                "in benchmarks/RESULTS-proxies.md)")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 

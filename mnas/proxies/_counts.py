@@ -16,7 +16,7 @@ from mnas.arch import Arch, Block, conv_out_size
 from mnas.proxies._base import AccuracyProxy, register_proxy
 from mnas.proxies._common import at_resolution, check_resolution
 
-__all__ = ["ArchCosts", "FlopsProxy", "ParamsProxy", "arch_costs"]
+__all__ = ["ArchCosts", "BlockCost", "FlopsProxy", "ParamsProxy", "arch_costs", "block_costs"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,37 @@ def _block(block: Block, size: int) -> tuple[int, int, int]:
     return sum(p for p, _ in parts), sum(m for _, m in parts), out
 
 
+@dataclass(frozen=True)
+class BlockCost:
+    """Analytic size of one block where it sits in its network.
+
+    Attributes:
+        block: The block.
+        in_size: Input height = width.
+        out_size: Output height = width.
+        params: Its parameters.
+        macs: Its conv MACs (the convention of :func:`arch_costs`).
+    """
+
+    block: Block
+    in_size: int
+    out_size: int
+    params: int
+    macs: int
+
+
+def block_costs(arch: Arch) -> list[BlockCost]:
+    """Each block's parameters and MACs, in order (the walker :func:`arch_costs` sums)."""
+    size = conv_out_size(arch.resolution, arch.stem.kernel, arch.stem.stride)
+    out = []
+    for block in arch.blocks:
+        params, macs, out_size = _block(block, size)
+        out.append(BlockCost(block=block, in_size=size, out_size=out_size, params=params,
+                             macs=macs))
+        size = out_size
+    return out
+
+
 def arch_costs(arch: Arch) -> ArchCosts:
     """Count the parameters and MACs of ``arch`` analytically.
 
@@ -78,10 +109,10 @@ def arch_costs(arch: Arch) -> ArchCosts:
     """
     size = conv_out_size(arch.resolution, arch.stem.kernel, arch.stem.stride)
     params, macs = _conv(3, arch.stem.channels, arch.stem.kernel, 1, size)
-    for block in arch.blocks:
-        p, m, size = _block(block, size)
-        params += p
-        macs += m
+    for cost in block_costs(arch):
+        params += cost.params
+        macs += cost.macs
+        size = cost.out_size
     width = arch.feature_channels
     head = arch.head
     if head.channels is not None:

@@ -23,7 +23,6 @@ can call the same code; nothing lives at module level.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ import optuna
 
 from mnas.arch import Arch
 from mnas.latency import TablePredictor, resolve_target
+from mnas.proxies import AccuracyProxy
 from mnas.search._config import SearchConfig
 from mnas.spaces import SearchSpace, TrialLike
 
@@ -51,36 +51,22 @@ _INFEASIBLE_CONSTRAINT = 1e9  # for a trial that never recorded its latency
 
 
 def default_proxy_name() -> str:
-    """``mnas.proxies.DEFAULT_PROXY`` if the proxies package declares one, else ``flops``."""
-    try:
-        import mnas.proxies as proxies
-    except ImportError:  # pragma: no cover - proxies are part of the package
-        return "flops"
-    return str(getattr(proxies, "DEFAULT_PROXY", "flops"))
+    """The default accuracy estimate (``default``: the space's own fitted model, else the
+    space-agnostic ImageNet model; see :class:`mnas.accuracy.DefaultEstimator`)."""
+    from mnas.accuracy import DEFAULT_ESTIMATOR
+
+    return DEFAULT_ESTIMATOR
 
 
-def make_proxy(name: str, *, data: str | None = None, seed: int = 0) -> Any:
-    """Construct accuracy proxy ``name``, passing ``seed``/``data`` where it takes them.
+def make_proxy(name: str, *, data: str | None = None, seed: int = 0) -> AccuracyProxy:
+    """The accuracy estimator ``name`` names (see :func:`mnas.accuracy.resolve_estimator`).
 
     Raises:
-        MnasInputError: Unknown proxy, or a data-driven proxy without ``data``.
+        MnasInputError: Unknown estimator, or a data-driven proxy without ``data``.
     """
-    from mnas.proxies import get_proxy
+    from mnas.accuracy import resolve_estimator
 
-    kwargs: dict[str, Any] = {}
-    accepted: set[str] | None = None
-    try:
-        from mnas.proxies import proxy_class
-
-        params = inspect.signature(proxy_class(name).__init__).parameters
-        accepted = {p for p, v in params.items() if v.kind == inspect.Parameter.KEYWORD_ONLY}
-    except ImportError:
-        accepted = None
-    if accepted is None or "seed" in accepted:
-        kwargs["seed"] = seed
-    if data is not None:
-        kwargs["data"] = data
-    return get_proxy(name, **kwargs)
+    return resolve_estimator(name, data=data, seed=seed)
 
 
 def arch_hash(arch: Arch) -> str:
@@ -133,11 +119,12 @@ class SearchContext:
 
     config: SearchConfig
     predictor: TablePredictor
-    proxy: Any
+    proxy: AccuracyProxy
     seen: dict[str, tuple[int, Evaluation]] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: SearchConfig, *, proxy: Any = None) -> SearchContext:
+    def from_config(cls, config: SearchConfig, *,
+                    proxy: AccuracyProxy | None = None) -> SearchContext:
         """Resolve the target's table and construct the proxy named in ``config``."""
         predictor = TablePredictor(resolve_target(config.target), space_hint=config.space)
         if proxy is None:

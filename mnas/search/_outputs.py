@@ -243,7 +243,10 @@ def zoo_entries(predictor: TablePredictor, proxy: Any, budget_ms: float, *,
             elif deadline is not None and time.monotonic() > deadline:
                 note = _PENDING
             else:
-                score = float(proxy.score(arch))
+                try:
+                    score = float(proxy.score(arch))
+                except MnasInputError as err:  # not labelled, or outside a model's space
+                    note = f"not scored: {err}"[:200]
         entries.append(ZooEntry(name=name, latency_ms=latency,
                                 band=float(predictor.table.header.error_band), fits=fits,
                                 score=score, params=params, macs=macs, note=note))

@@ -46,6 +46,7 @@ from typing import Any
 import optuna
 
 from mnas._io import atomic_write_json
+from mnas.accuracy import describe_for_space
 from mnas.errors import MnasInputError
 from mnas.search._config import SearchConfig
 from mnas.search._driver import (
@@ -516,8 +517,9 @@ def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool 
     if stored is not None:
         config = config.replace(extra=stored.extra)
     else:
-        config = config.replace(extra=_provenance(config, predictor, space, fastest,
-                                                  options, command))
+        config = config.replace(extra={
+            **_provenance(config, predictor, space, fastest, options, command),
+            "estimator": describe_for_space(driver_proxy, space)})
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):
         atomic_write_json(run_dir / "config.json", config.to_dict())

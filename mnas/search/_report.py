@@ -183,9 +183,9 @@ def render_report(run_dir: str | Path) -> Path:
     out += ["## Where the numbers come from", "",
             f"- **Latency**: {prov}. Table `{table_path}`. {estimate_note}"
             f"{how_to}".rstrip(),
-            f"- **Accuracy proxy**: `{config.proxy}` (seed {config.seed}); a ranking signal, "
-            "not an accuracy. See `benchmarks/RESULTS-proxies.md` for its measured rank "
-            "correlation with trained accuracy.",
+            f"- **Accuracy estimate**: `{config.proxy}` (seed {config.seed}): "
+            f"{extra.get('estimator', 'see benchmarks/RESULTS-proxies.md')}. A ranking signal "
+            "measured against real labels, not a trained accuracy of these networks.",
             "- **Params / MACs**: analytic counts of the built network "
             "(`mnas.proxies.arch_costs`: conv and Linear MACs for one image).",
             "- **Files**: `trials.csv` (every trial), `pareto.csv` / `pareto.png`, `zoo.csv`, "

@@ -75,6 +75,14 @@ class StageSpec:
     act: tuple[str, ...]
     share: bool = False
 
+    def block_type(self, expansion: float) -> str:
+        """The block type built for ``expansion``: an ``ir`` stage's expansion 1 is a ``ds``.
+
+        As in torchvision's MobileNetV2 and MnasNet (``expand_ratio == 1`` has no 1x1
+        expansion conv), a searched expansion of 1 builds a depthwise-separable block.
+        """
+        return "ds" if self.type == "ir" and expansion == 1 else self.type
+
     def combos_per_block(self) -> int:
         """Distinct (kernel, expansion, se, act) choices for one block."""
         expansion = len(self.expansion) if self.type == "ir" else 1
@@ -208,8 +216,8 @@ class SearchSpace:
             blocks = []
             for i, (out_raw, kernel, expansion, se, act) in enumerate(params):
                 out = c(out_raw)
-                blocks.append(block(stage.type, out, kernel, stage.stride if i == 0 else 1,
-                                    expansion, se, act))
+                blocks.append(block(stage.block_type(expansion), out, kernel,
+                                    stage.stride if i == 0 else 1, expansion, se, act))
                 channels = out
             stages.append(tuple(blocks))
         if self.after:
@@ -237,13 +245,19 @@ class SearchSpace:
     # ---------------------------------------------------------------- views
     def parameter_names(self) -> list[str]:
         """Every parameter name the space can suggest (for the deepest choices)."""
-        names = [n for n, choices in (("width", self.widths), ("resolution", self.resolutions))
-                 if len(choices) > 1]
+        return list(self.parameter_choices())
+
+    def parameter_choices(self) -> dict[str, tuple[Any, ...]]:
+        """Every parameter the space can suggest, with its choices, in suggestion order."""
+        out: dict[str, tuple[Any, ...]] = {
+            n: tuple(choices) for n, choices in (("width", self.widths),
+                                                 ("resolution", self.resolutions))
+            if len(choices) > 1}
         for s, stage in enumerate(self.stages, start=1):
             if len(stage.channels) > 1:
-                names.append(f"s{s}_channels")
+                out[f"s{s}_channels"] = stage.channels
             if len(stage.depth) > 1:
-                names.append(f"s{s}_depth")
+                out[f"s{s}_depth"] = stage.depth
             for b in range(1, (1 if stage.share else max(stage.depth)) + 1):
                 prefix = f"s{s}" if stage.share else f"s{s}_b{b}"
                 for field, choices in (("kernel", stage.kernel), ("expansion", stage.expansion),
@@ -251,8 +265,8 @@ class SearchSpace:
                     if field == "expansion" and stage.type != "ir":
                         continue
                     if len(choices) > 1:
-                        names.append(f"{prefix}_{field}")
-        return names
+                        out[f"{prefix}_{field}"] = tuple(choices)
+        return out
 
     def size(self) -> int:
         """Number of distinct architectures in the space."""
@@ -306,13 +320,17 @@ class SearchSpace:
             if len(stage.channels) > 1:
                 params[f"s{s}_channels"] = raw[0]
             for b, blk in enumerate(blocks, start=1):
+                if stage.type != "ir" and blk.type != stage.type:
+                    return None
                 if stage.share and b > 1:
                     continue
                 prefix = f"s{s}" if stage.share else f"s{s}_b{b}"
                 values = {"kernel": blk.kernel, "se": blk.has_se, "act": blk.act}
                 if stage.type == "ir":
                     options = [e for e in stage.expansion
-                               if make_divisible(blk.in_channels * e, 8) == blk.mid_channels]
+                               if stage.block_type(e) == blk.type
+                               and (e == 1 or make_divisible(blk.in_channels * e, 8)
+                                    == blk.mid_channels)]
                     if not options:
                         return None
                     values["expansion"] = options[0]

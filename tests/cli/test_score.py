@@ -11,7 +11,7 @@ import pytest
 
 from mnas.arch import arch_from_dict, save_arch
 from mnas.cli import main
-from mnas.proxies import DEFAULT_PROXY
+from mnas.accuracy import DEFAULT_ESTIMATOR
 
 MACRO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nas_bench_macro" / "archs"
 
@@ -43,7 +43,8 @@ def npz(tmp_path: Path) -> str:
 def test_json_one_and_many(archs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", "--arch", archs[0], "--proxy", "params", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
-    assert set(one) == {"score", "proxy", "arch"} and one["proxy"] == "params"
+    assert set(one) == {"score", "spread", "proxy", "arch", "estimator", "quality"}
+    assert one["proxy"] == "params" and "RESULTS-proxies.md" in one["quality"]
     assert one["arch"] == archs[0] and one["score"] > 0
 
     assert main(["score", "--arch", *archs, "--proxy", "flops", "--json"]) == 0
@@ -55,7 +56,8 @@ def test_default_proxy_is_deterministic(archs: list[str],
                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", "--arch", archs[1], "--json", "--seed", "3"]) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["proxy"] == DEFAULT_PROXY
+    assert first["proxy"] == DEFAULT_ESTIMATOR and first["estimator"] == "imagenet-arch"
+    assert "Kendall tau" in first["quality"] and first["spread"] >= 0
     assert main(["score", "--arch", archs[1], "--json", "--seed", "3"]) == 0
     assert json.loads(capsys.readouterr().out) == first
 
@@ -67,7 +69,10 @@ def test_data_driven(archs: list[str], npz: str, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize("extra, match", [
-    (["--proxy", "nope"], "unknown accuracy proxy 'nope'"),
+    (["--proxy", "nope"], "unknown accuracy estimator 'nope'"),
+    (["--proxy", "labels:"], "needs a source"),
+    (["--proxy", "labels:/no/such/dir"], "no such labels folder"),
+    (["--proxy", "accel-nasbench"], "not in space 'accel-nasbench'"),
     (["--proxy", "zico"], "needs a dataset"),
     (["--proxy", "naswot", "--data", "/no/such/data.npz"], "does not exist"),
     (["--proxy", "zen", "--data", "x.npz"], "data-free"),

@@ -1,0 +1,250 @@
+"""Accuracy estimators behind the ``AccuracyProxy.score(arch)`` contract.
+
+* :class:`ModelEstimator`: a fitted accuracy model (a file or a shipped name).
+* :class:`LabelsEstimator`: ``labels:SRC``, the accuracy looked up from labelled
+  architectures (a tabular benchmark, or networks the user already trained).
+* :class:`DefaultEstimator`: what ``mnas score`` and ``mnas search`` use without
+  ``--proxy``: the shipped model of the architecture's own space where one exists,
+  else the shipped space-agnostic ImageNet model (see the README's "Accuracy models"
+  for the measurements behind that order).
+
+:func:`resolve_estimator` turns any ``--proxy`` value into one of these or a
+registered zero-cost proxy.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from pathlib import Path
+from typing import Any
+
+from mnas.accuracy._labels import LabelSet, load_labels
+from mnas.accuracy._model import AccuracyModel, load_accuracy_model
+from mnas.arch import Arch
+from mnas.errors import MnasInputError
+from mnas.proxies import AccuracyProxy, get_proxy, list_proxies, proxy_class
+from mnas.spaces import SearchSpace
+
+__all__ = ["DEFAULT_ESTIMATOR", "DefaultEstimator", "LabelsEstimator", "ModelEstimator",
+           "describe_for_space", "describe_score", "list_shipped_models", "load_shipped_model", "resolve_estimator", "shipped_models_dir"]
+
+#: The ``--proxy`` value of the default estimate.
+DEFAULT_ESTIMATOR = "default"
+#: Shipped space-agnostic ImageNet model (arch encoding), used for spaces without their own.
+_AGNOSTIC = "imagenet-arch"
+
+
+def shipped_models_dir() -> Path:
+    """The folder of the shipped model files (``mnas/accuracy/models``)."""
+    return Path(__file__).resolve().parent / "models"
+
+
+def list_shipped_models() -> list[str]:
+    """Names of the shipped accuracy models."""
+    return sorted(p.stem for p in shipped_models_dir().glob("*.json"))
+
+
+def load_shipped_model(name: str) -> AccuracyModel:
+    """A shipped accuracy model by name.
+
+    Raises:
+        MnasInputError: Unknown name (listing the shipped ones).
+    """
+    path = shipped_models_dir() / f"{name}.json"
+    if not path.is_file():
+        raise MnasInputError(f"unknown accuracy model {name!r}; shipped: "
+                             f"{', '.join(list_shipped_models()) or '(none)'}, or pass a file")
+    return load_accuracy_model(path)
+
+
+class ModelEstimator(AccuracyProxy):
+    """Predicted accuracy from a fitted :class:`~mnas.accuracy.AccuracyModel` (analytic cost).
+
+    Args:
+        model: The model.
+    """
+
+    name = "model"
+    cost = "analytic"
+
+    def __init__(self, *, model: AccuracyModel) -> None:
+        self.model = model
+
+    def score(self, arch: Arch) -> float:
+        """The predicted accuracy (ensemble mean)."""
+        return self.model.predict(arch)[0]
+
+    def score_with_spread(self, arch: Arch) -> tuple[float, float]:
+        """Predicted accuracy and the ensemble's standard deviation (its uncertainty)."""
+        return self.model.predict(arch)
+
+    def estimator_of(self, arch: Arch) -> AccuracyModel:
+        """The model that scores ``arch`` (always :attr:`model`)."""
+        return self.model
+
+    def describe(self) -> str:
+        """The model's one-line description with its measured quality."""
+        return self.model.describe()
+
+
+class LabelsEstimator(AccuracyProxy):
+    """The labelled accuracy of an architecture (``--proxy labels:SRC``).
+
+    Args:
+        labels: The labelled architectures.
+    """
+
+    name = "labels"
+    cost = "analytic"
+
+    def __init__(self, *, labels: LabelSet) -> None:
+        self.labels = labels
+        self._lookup = labels.lookup()
+
+    def score(self, arch: Arch) -> float:
+        """The label of ``arch``, matched by structure.
+
+        Raises:
+            MnasInputError: ``arch`` is not among the labels.
+        """
+        item = self._lookup.get(arch.structure_key())
+        if item is None:
+            raise MnasInputError(
+                f"architecture {arch.name!r} is not labelled in {self.labels.source}; label it "
+                "or use an accuracy model (`mnas accuracy fit --labels ...`)")
+        return item.accuracy
+
+    def is_labelled(self, arch: Arch) -> bool:
+        """Whether ``arch`` has a label."""
+        return arch.structure_key() in self._lookup
+
+    def describe(self) -> str:
+        """Where the labels come from (they are the measurement itself)."""
+        return (f"labels:{self.labels.source}: {self.labels.description} "
+                f"({len(self.labels.items)} labelled architectures; exact, not estimated)")
+
+
+class DefaultEstimator(AccuracyProxy):
+    """The space's own shipped model where the architecture belongs to it, else the
+    space-agnostic ImageNet model."""
+
+    name = DEFAULT_ESTIMATOR
+    cost = "analytic"
+
+    def __init__(self) -> None:
+        models = [load_shipped_model(n) for n in list_shipped_models()]
+        self._space_models = [m for m in models if m.header.get("encoding") == "space"]
+        agnostic = [m for m in models if m.name == _AGNOSTIC]
+        if not agnostic:
+            raise MnasInputError(f"the shipped model {_AGNOSTIC!r} is missing from "
+                                 f"{shipped_models_dir()}; reinstall mnas")
+        self._agnostic = agnostic[0]
+        self._memo: dict[str, AccuracyModel] = {}
+
+    def estimator_of(self, arch: Arch) -> AccuracyModel:
+        """The model that scores ``arch``."""
+        key = arch.structure_key()
+        chosen = self._memo.get(key)
+        if chosen is None:
+            chosen = self._agnostic
+            for model in self._space_models:
+                space = getattr(model.encoding, "space", None)
+                if space is not None and space.params_of(arch) is not None:
+                    chosen = model
+                    break
+            if len(self._memo) < 100_000:
+                self._memo[key] = chosen
+        return chosen
+
+    def score(self, arch: Arch) -> float:
+        """Predicted accuracy by :meth:`estimator_of`'s model."""
+        return self.estimator_of(arch).predict(arch)[0]
+
+    def score_with_spread(self, arch: Arch) -> tuple[float, float]:
+        """Predicted accuracy and ensemble spread."""
+        return self.estimator_of(arch).predict(arch)
+
+    def describe(self) -> str:
+        """Which models the default estimate uses."""
+        spaces = ", ".join(str(m.header.get("space")) for m in self._space_models)
+        return (f"default estimate: the space's own model for {spaces}, else "
+                f"{self._agnostic.describe()}")
+
+
+def _zero_cost(name: str, *, data: str | None, seed: int, resolution: int | None
+               ) -> AccuracyProxy:
+    cls = proxy_class(name)
+    params = inspect.signature(cls.__init__).parameters
+    kwargs: dict[str, Any] = {}
+    if "seed" in params:
+        kwargs["seed"] = seed
+    if data is not None:
+        if not cls.needs_data:
+            raise MnasInputError(
+                f"proxy {name!r} is data-free and takes no --data; drop --data or choose a "
+                "data-driven proxy (naswot, zico, train)")
+        kwargs["data"] = data
+    if resolution is not None:
+        kwargs["resolution"] = resolution
+    return get_proxy(name, **kwargs)
+
+
+def resolve_estimator(name: str, *, data: str | None = None, seed: int = 0,
+                      resolution: int | None = None) -> AccuracyProxy:
+    """The accuracy estimator a ``--proxy`` value names.
+
+    Args:
+        name: ``default``; ``labels:SRC``; a shipped model name; a model file path; or a
+            registered proxy name (``flops``, ``zen-naswot``, ``train``...).
+        data: Dataset of a data-driven proxy.
+        seed: Seed of a seeded proxy.
+        resolution: Evaluation resolution of a network proxy.
+
+    Raises:
+        MnasInputError: Naming the value and what is accepted.
+    """
+    if name == DEFAULT_ESTIMATOR:
+        return DefaultEstimator()
+    if name.startswith("labels:"):
+        source = name[len("labels:"):]
+        if not source:
+            raise MnasInputError("--proxy labels: needs a source: labels:DIR or labels:FILE.csv")
+        return LabelsEstimator(labels=load_labels(source))
+    if name in list_proxies():
+        return _zero_cost(name, data=data, seed=seed, resolution=resolution)
+    if name in list_shipped_models():
+        return ModelEstimator(model=load_shipped_model(name))
+    if name.endswith(".json") or Path(name).exists():
+        return ModelEstimator(model=load_accuracy_model(name))
+    raise MnasInputError(
+        f"unknown accuracy estimator {name!r}; use default, labels:SRC, a model file, a "
+        f"shipped model ({', '.join(list_shipped_models()) or 'none'}) or a proxy "
+        f"({', '.join(list_proxies())})")
+
+
+def describe_score(estimator: AccuracyProxy, arch: Arch) -> dict[str, Any]:
+    """``score`` (and ``spread`` for an ensemble) of ``arch`` with where it comes from.
+
+    Returns:
+        ``{"score", "spread" (or None), "estimator" (the model or proxy name that scored
+        it), "quality" (its one-line measured quality)}``.
+    """
+    if isinstance(estimator, ModelEstimator | DefaultEstimator):
+        model = estimator.estimator_of(arch)
+        mean, spread = model.predict(arch)
+        return {"score": mean, "spread": spread, "estimator": model.name,
+                "quality": model.describe()}
+    return {"score": float(estimator.score(arch)), "spread": None, "estimator": estimator.name,
+            "quality": estimator.describe()}
+
+
+def describe_for_space(estimator: AccuracyProxy, space: SearchSpace) -> str:
+    """The estimator's one-line description as it applies to ``space``'s architectures.
+
+    For the default estimate that is the model it picks for the space's members (every
+    member gets the same one: membership of a fitted space is decided per space).
+    """
+    if isinstance(estimator, ModelEstimator | DefaultEstimator):
+        return estimator.estimator_of(space.random_arch(random.Random(0))).describe()
+    return estimator.describe()

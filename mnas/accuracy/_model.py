@@ -1,0 +1,274 @@
+"""Accuracy models: an encoding and a fitted ensemble, with a header stating their quality.
+
+A model file (``mnas-accuracy/1``, JSON) is to an accuracy estimate what a latency table
+is to a latency: a header (task, dataset, label source and count, metric, date, space,
+encoding, model family, cross-validated quality, domain) and the fitted numbers. Loading
+checks every field and executes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnas._io import atomic_write_json
+from mnas.arch import Arch
+from mnas.accuracy._encoding import ENCODINGS, ArchEncoding, SpaceEncoding, encoding_from_dict
+from mnas.accuracy._labels import LabelSet
+from mnas.accuracy._quality import Quality, measure_quality
+from mnas.accuracy._regressors import FAMILIES, Regressor, fit_regressor, regressor_from_dict
+from mnas.errors import MnasInputError
+from mnas.proxies import arch_costs
+from mnas.spaces import SearchSpace
+
+__all__ = ["MODEL_FORMAT", "MIN_LABELS", "AccuracyModel", "cross_validate", "fit_accuracy_model",
+           "load_accuracy_model"]
+
+MODEL_FORMAT = "mnas-accuracy/1"
+#: Fewest labels that can be cross-validated (5 folds of at least 2).
+MIN_LABELS = 10
+_FOLDS = 5
+#: Candidate settings compared by cross-validation when ``family="auto"``.
+_CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("ridge", {"alpha": 1.0}), ("ridge", {"alpha": 10.0}), ("ridge", {"alpha": 100.0}),
+    ("mlp", {"hidden": 64}),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccuracyModel:
+    """A fitted accuracy model: ``predict(arch)`` -> (accuracy, ensemble spread).
+
+    Attributes:
+        encoding: How architectures become features.
+        regressor: The fitted ensemble.
+        header: Provenance and measured quality (see the README's "Accuracy models").
+    """
+
+    encoding: SpaceEncoding | ArchEncoding
+    regressor: Regressor
+    header: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The model's name (from its header)."""
+        return str(self.header.get("name", "accuracy-model"))
+
+    @property
+    def quality(self) -> Quality:
+        """The cross-validated quality stored in the header."""
+        q = self.header["quality"]
+        return Quality(tau=_num(q.get("tau")), tau_band=_num(q.get("tau_band")),
+                       rmse=_num(q.get("rmse")), n=int(q["n"]), n_band=int(q["n_band"]),
+                       method=str(q["method"]))
+
+    def predict(self, arch: Arch) -> tuple[float, float]:
+        """Predicted accuracy of ``arch`` and the ensemble's standard deviation."""
+        mean, std = self.regressor.predict(self.encoding.encode(arch)[None, :])
+        return float(mean[0]), float(std[0])
+
+    def predict_many(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
+        """Means and spreads of several architectures (one matrix product)."""
+        x = np.stack([self.encoding.encode(a) for a in archs])
+        return self.regressor.predict(x)
+
+    def describe(self) -> str:
+        """One line: name, what it predicts, and its measured quality."""
+        h = self.header
+        space = f", space {h['space']}" if h.get("space") else ""
+        return (f"{self.name}: {h.get('metric', 'accuracy')} on {h.get('dataset', '?')} "
+                f"({h.get('family')} ensemble, {h.get('encoding')} encoding{space}); "
+                f"{self.quality.describe()}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model file's JSON content."""
+        return {"format": MODEL_FORMAT, "header": copy.deepcopy(self.header),
+                "encoding": self.encoding.to_dict(), "model": self.regressor.to_dict()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model file atomically."""
+        return atomic_write_json(path, self.to_dict())
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _matrix(labels: LabelSet, encoding: SpaceEncoding | ArchEncoding
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows, ys, macs = [], [], []
+    for item in labels.items:
+        try:
+            rows.append(encoding.encode(item.arch))
+        except MnasInputError:
+            space = getattr(encoding, "space", None)
+            raise MnasInputError(
+                f"{item.origin}: architecture {item.arch.name!r} is not in space "
+                f"{getattr(space, 'name', '?')!r}; pass the labels' own space as --space, or "
+                "fit the space-agnostic --encoding arch") from None
+        ys.append(item.accuracy)
+        macs.append(arch_costs(item.arch).macs)
+    return np.stack(rows), np.asarray(ys), np.asarray(macs, float)
+
+
+def _folds(n: int, seed: int) -> list[np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    return [order[k::_FOLDS] for k in range(_FOLDS)]
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, macs: np.ndarray, *, family: str,
+                   settings: dict[str, Any], seed: int = 0) -> Quality:
+    """5-fold cross-validated quality of ``family`` with ``settings`` (pooled predictions)."""
+    predicted = np.empty(len(y))
+    for fold in _folds(len(y), seed):
+        train = np.setdiff1d(np.arange(len(y)), fold)
+        regressor = fit_regressor(x[train], y[train], family=family, seed=seed, **settings)
+        predicted[fold] = regressor.predict(x[fold])[0]
+    return measure_quality(predicted, y, macs, method=f"{_FOLDS}-fold cross-validation")
+
+
+def _score(quality: Quality) -> float:
+    values = [v for v in (quality.tau, quality.tau_band) if not math.isnan(v)]
+    return float(np.mean(values)) if values else -math.inf
+
+
+def _domain(labels: LabelSet) -> dict[str, Any]:
+    costs = [arch_costs(i.arch) for i in labels.items]
+    blocks = [b for i in labels.items for b in i.arch.blocks]
+    return {"macs": [min(c.macs for c in costs), max(c.macs for c in costs)],
+            "params": [min(c.params for c in costs), max(c.params for c in costs)],
+            "resolution": sorted({i.arch.resolution for i in labels.items}),
+            "block_types": sorted({b.type for b in blocks}),
+            "activations": sorted({b.act for b in blocks}),
+            "se": sorted({b.has_se for b in blocks})}
+
+
+def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
+                       space: SearchSpace | None = None, family: str = "auto", seed: int = 0,
+                       name: str = "", dataset: str = "", metric: str = "",
+                       progress: Any = None) -> AccuracyModel:
+    """Fit an accuracy model on ``labels``, choosing the family by cross-validation.
+
+    Args:
+        labels: Labelled architectures (:func:`~mnas.accuracy.load_labels`).
+        encoding: ``space`` (needs ``space``) or ``arch``.
+        space: The search space of a ``space`` encoding.
+        family: ``auto`` (the candidate with the best mean of overall and in-band
+            cross-validated Kendall tau), ``ridge`` or ``mlp``.
+        seed: Seed of the folds and of the ensembles' resamples.
+        name: Model name stored in the header.
+        dataset: Task and dataset (default: what the labels' files say).
+        metric: What the accuracy is (default ``top-1 accuracy``).
+        progress: Optional callable ``progress(message)`` for each candidate's result.
+
+    Raises:
+        MnasInputError: Too few labels, an unknown encoding or family, or an
+            architecture outside ``space``.
+    """
+    if encoding not in ENCODINGS:
+        raise MnasInputError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
+    if family != "auto" and family not in FAMILIES:
+        raise MnasInputError(f"unknown model family {family!r}; choose auto or one of "
+                             f"{', '.join(FAMILIES)}")
+    if len(labels.items) < MIN_LABELS:
+        raise MnasInputError(
+            f"{labels.source}: {len(labels.items)} distinct labelled architectures are too few "
+            f"to cross-validate; give at least {MIN_LABELS}")
+    if encoding == "space":
+        if space is None:
+            raise MnasInputError("the space encoding needs --space NAME (the labels' space)")
+        enc: SpaceEncoding | ArchEncoding = SpaceEncoding(space)
+    else:
+        enc = ArchEncoding()
+    x, y, macs = _matrix(labels, enc)
+    candidates = [c for c in _CANDIDATES if family in ("auto", c[0])]
+    results = []
+    for fam, settings in candidates:
+        quality = cross_validate(x, y, macs, family=fam, settings=settings, seed=seed)
+        results.append((fam, settings, quality))
+        if progress is not None:
+            progress(f"{fam} {settings}: {quality.describe()}")
+    best_family, best_settings, best_quality = max(results, key=lambda r: _score(r[2]))
+    regressor = fit_regressor(x, y, family=best_family, seed=seed, **best_settings)
+    header = {
+        "name": name or f"{space.name if space else 'arch'}-accuracy",
+        "task": "image classification",
+        "dataset": dataset or labels.description,
+        "metric": metric or "top-1 accuracy",
+        "label_source": labels.source, "label_kind": labels.kind,
+        "label_count": len(labels.items),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "space": space.name if encoding == "space" and space else None,
+        "encoding": encoding, "family": best_family, "settings": best_settings,
+        "quality": best_quality.to_dict(),
+        "selection": [{"family": f, "settings": s, "quality": q.to_dict()}
+                      for f, s, q in results],
+        "domain": _domain(labels),
+    }
+    return AccuracyModel(encoding=enc, regressor=regressor, header=header)
+
+
+_HEADER_REQUIRED = ("name", "dataset", "metric", "label_count", "encoding", "family", "quality")
+
+
+def accuracy_model_from_dict(data: Any, *, source: str) -> AccuracyModel:
+    """Validate a parsed model file into an :class:`AccuracyModel`.
+
+    Raises:
+        MnasInputError: A missing or malformed field, naming it and the file.
+    """
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise MnasInputError(f"{source}: not an accuracy model (field 'format' must be "
+                             f"{MODEL_FORMAT!r}); fit one with `mnas accuracy fit`")
+    header = data.get("header")
+    if not isinstance(header, dict):
+        raise MnasInputError(f"{source}: field 'header' must be an object")
+    for key in _HEADER_REQUIRED:
+        if key not in header:
+            raise MnasInputError(f"{source}: field 'header.{key}' is missing; refit the model")
+    quality = header["quality"]
+    if not isinstance(quality, dict) or not all(k in quality for k in ("n", "n_band", "method")):
+        raise MnasInputError(f"{source}: field 'header.quality' must hold tau, tau_band, rmse, "
+                             "n, n_band and method")
+    for key in ("tau", "tau_band"):
+        value = quality.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not -1.0 <= value <= 1.0):
+            raise MnasInputError(f"{source}: field 'header.quality.{key}' must be a Kendall "
+                                 f"tau in [-1, 1] or null, got {value!r}")
+    encoding = encoding_from_dict(data.get("encoding"), source=source)
+    if header["encoding"] != encoding.kind:
+        raise MnasInputError(f"{source}: header says encoding {header['encoding']!r} but the "
+                             f"stored encoding is {encoding.kind!r}")
+    regressor = regressor_from_dict(data.get("model"), n_features=len(encoding.names),
+                                    source=source)
+    return AccuracyModel(encoding=encoding, regressor=regressor, header=header)
+
+
+def load_accuracy_model(path: str | Path) -> AccuracyModel:
+    """Read an accuracy model file (JSON; executes nothing).
+
+    Raises:
+        MnasInputError: Unreadable, not JSON, or a malformed field.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MnasInputError(f"{file}: no such accuracy model file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise MnasInputError(f"{file}: cannot read accuracy model ({err})") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise MnasInputError(f"{file}: malformed JSON ({err}); refit the model with "
+                             "`mnas accuracy fit`") from None
+    return accuracy_model_from_dict(data, source=str(file))

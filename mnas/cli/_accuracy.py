@@ -1,0 +1,94 @@
+"""``mnas accuracy fit|show``: fit accuracy models on real labels and inspect them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``accuracy`` subcommand group."""
+    parser = subparsers.add_parser(
+        "accuracy", help="fit and inspect accuracy models (real labels -> predicted accuracy)",
+        description="Accuracy models: fitted on labelled architectures, used with "
+        "`mnas score/search --proxy MODEL.json`.")
+    sub = parser.add_subparsers(dest="accuracy_command", metavar="ACTION")
+    sub.required = True
+    fit = sub.add_parser("fit", help="fit a model on labels and print its cross-validated quality")
+    fit.add_argument("--labels", required=True, metavar="SRC",
+                     help="a folder of arch files with truth.accuracy, a CSV arch,accuracy, or "
+                     "a run folder searched with --proxy train")
+    fit.add_argument("--space", default=None, metavar="S",
+                     help="the labels' search space (needed by --encoding space; default: the "
+                     "run's space for a run folder)")
+    fit.add_argument("--encoding", choices=("space", "arch"), default=None,
+                     help="space: the space's parameters one-hot; arch: space-agnostic "
+                     "features (default: space when --space is known, else arch)")
+    fit.add_argument("--family", choices=("auto", "ridge", "mlp"), default="auto",
+                     help="model family (default auto: chosen by cross-validated Kendall tau)")
+    fit.add_argument("--seed", type=int, default=0, help="seed of folds and ensembles")
+    fit.add_argument("--name", default="", help="model name stored in its header")
+    fit.add_argument("-o", "--output", required=True, metavar="FILE", help="model file (.json)")
+    fit.set_defaults(func=run_fit)
+    show = sub.add_parser("show", help="header and measured quality of a model")
+    show.add_argument("model", metavar="FILE|NAME", help="a model file or a shipped model name")
+    show.add_argument("--json", action="store_true", help="print the header as JSON")
+    show.set_defaults(func=run_show)
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """Fit, print each candidate's cross-validated quality, write the model."""
+    import json
+    from pathlib import Path
+
+    from mnas.accuracy import fit_accuracy_model, load_labels
+    from mnas.spaces import load_space
+
+    labels = load_labels(args.labels)
+    space_name = args.space
+    if space_name is None and labels.kind == "run":
+        config = json.loads((Path(args.labels) / "config.json").read_text(encoding="utf-8"))
+        space_name = str(config["space"])
+    encoding = args.encoding or ("space" if space_name else "arch")
+    space = load_space(space_name) if space_name else None
+    model = fit_accuracy_model(labels, encoding=encoding, space=space, family=args.family,
+                               seed=args.seed, name=args.name or Path(args.output).stem,
+                               progress=lambda m: print(f"  candidate {m}", file=sys.stderr))
+    model.save(args.output)
+    print(f"wrote {args.output} ({len(labels.items)} labels from {labels.source}): "
+          f"{model.describe()}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print a model's header."""
+    from mnas.accuracy._estimators import ModelEstimator, resolve_estimator
+    from mnas.errors import MnasInputError
+
+    estimator = resolve_estimator(args.model)
+    if not isinstance(estimator, ModelEstimator):
+        raise MnasInputError(f"{args.model!r} is not an accuracy model file or shipped model")
+    header = estimator.model.header
+    if args.json:
+        from mnas.cli._common import print_json
+
+        print_json(header)
+        return 0
+    print(estimator.describe())
+    for key in ("task", "dataset", "metric", "label_source", "label_count", "date", "space",
+                "encoding", "family", "settings"):
+        print(f"  {key:<13} {header.get(key)}")
+    domain = header.get("domain") or {}
+    if domain:
+        print(f"  {'domain':<13} MACs {domain['macs'][0]:,}-{domain['macs'][1]:,}, params "
+              f"{domain['params'][0]:,}-{domain['params'][1]:,}, resolution "
+              f"{domain['resolution']}, blocks {domain['block_types']}, "
+              f"activations {domain['activations']}")
+    for cand in header.get("selection", []):
+        q = cand["quality"]
+        print(f"  candidate {cand['family']} {cand['settings']}: tau {q['tau']:.3f}, band "
+              f"{q['tau_band']:.3f}, RMSE {q['rmse']:.2f}")
+    return 0
