@@ -112,7 +112,10 @@ def baselines() -> dict[str, Callable[[Arch], float]]:
             "MACs": lambda a: float(arch_costs(a).macs)}
 
 
-def measure_accel(held: LabelSet) -> list[str]:
+Tested = dict[str, list[dict]]
+
+
+def measure_accel(held: LabelSet, tested: Tested) -> list[str]:
     """Held-out Accel-NASBench."""
     archs = [i.arch for i in held.items]
     truth = [i.accuracy for i in held.items]
@@ -122,8 +125,10 @@ def measure_accel(held: LabelSet) -> list[str]:
     for name in ("accel-nasbench", "imagenet-arch"):
         estimator = ModelEstimator(model=load_shipped_model(name))
         scores, ms = timed(estimator.score, archs)
-        out.append(row(f"`{name}` model", measure_quality(scores, truth, macs,
-                                                         method="held out"), ms))
+        quality = measure_quality(scores, truth, macs, method="held out")
+        out.append(row(f"`{name}` model", quality, ms))
+        tested.setdefault(name, []).append(
+            {"on": f"held-out Accel-NASBench fifth (n={quality.n})", **quality.to_dict()})
     for name, fn in baselines().items():
         scores, ms = timed(fn, archs)
         out.append(row(name, measure_quality(scores, truth, macs, method="held out",
@@ -143,7 +148,7 @@ def zoo_losses(scores: Sequence[float], truth: Sequence[float],
     return losses
 
 
-def measure_zoo() -> list[str]:
+def measure_zoo(tested: Tested) -> list[str]:
     """The zoo's published top-1 as a test set."""
     rows = list(csv.DictReader(ZOO_TOP1.read_text(encoding="utf-8").splitlines()))
     archs = [get_arch(r["arch"]) for r in rows]
@@ -159,12 +164,16 @@ def measure_zoo() -> list[str]:
     for name, fn in estimates.items():
         scores = [fn(a) for a in archs]
         losses = zoo_losses(scores, truth, latency)
+        if name.startswith("`imagenet-arch`"):
+            tested.setdefault("imagenet-arch", []).append(
+                {"on": "the zoo's published top-1 (21 models)", "tau": kendall(scores, truth),
+                 "mean_top1_lost_at_pixel4_budgets": float(np.mean(losses))})
         out.append(f"| {name} | {kendall(scores, truth):.3f} | "
                    f"{' / '.join(f'{v:.1f}' for v in losses)} | {np.mean(losses):.2f} |")
     return out
 
 
-def measure_ofa(n: int = 300) -> list[str]:
+def measure_ofa(tested: Tested, n: int = 300) -> list[str]:
     """Random OFA subnets against OFA's accuracy predictor."""
     rng = random.Random(0)
     configs = [sample_ofa_config(rng, OFA_RESOLUTIONS) for _ in range(n)]
@@ -178,8 +187,11 @@ def measure_ofa(n: int = 300) -> list[str]:
                  ModelEstimator(model=load_shipped_model("imagenet-arch")).score, **baselines()}
     for name, fn in estimates.items():
         scores, ms = timed(fn, archs)
-        out.append(row(name, measure_quality(scores, truth, macs, method="oracle",
-                                             is_accuracy=False), ms))
+        quality = measure_quality(scores, truth, macs, method="oracle", is_accuracy=False)
+        out.append(row(name, quality, ms))
+        if name.startswith("`imagenet-arch`"):
+            tested.setdefault("imagenet-arch", []).append(
+                {"on": f"{n} OFA subnets vs OFA's accuracy predictor", **quality.to_dict()})
     return out
 
 
@@ -197,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Accel-NASBench: {len(fit.items)} to fit, {len(held.items)} held out", flush=True)
     if args.write:
         fit_shipped(fit)
+    tested: Tested = {}
     sections = [
         "# Accuracy models: measured quality",
         "",
@@ -204,11 +217,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" ({time.strftime('%Y-%m-%d')}).",
         "",
         "## Accel-NASBench, held-out fifth (ImageNet top-1; record id % 5 == 0)", "",
-        *measure_accel(held), "",
+        *measure_accel(held, tested), "",
         "## Zoo, published ImageNet top-1 (test set; `benchmarks/data/zoo_top1.csv`)", "",
-        *measure_zoo(), "",
+        *measure_zoo(tested), "",
         "## 300 random OFA-MobileNetV3 subnets vs once-for-all's accuracy predictor", "",
-        *measure_ofa(), ""]
+        *measure_ofa(tested), ""]
+    if args.write:
+        for name, tests in tested.items():  # measured on data the fit never saw
+            model = load_shipped_model(name)
+            model.header["tests"] = tests
+            model.save(shipped_models_dir() / f"{name}.json")
     text = "\n".join(sections)
     print(text)
     Path(args.out).write_text(text + "\n", encoding="utf-8")

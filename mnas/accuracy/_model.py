@@ -84,9 +84,12 @@ class AccuracyModel:
         """One line: name, what it predicts, and its measured quality."""
         h = self.header
         space = f", space {h['space']}" if h.get("space") else ""
+        tests = h.get("tests") or []
+        tested = "".join(f"; tested on {t['on']}: Kendall tau {t['tau']:.3f}" for t in tests
+                         if isinstance(t, dict) and isinstance(t.get("tau"), float))
         return (f"{self.name}: {h.get('metric', 'accuracy')} on {h.get('dataset', '?')} "
                 f"({h.get('family')} ensemble, {h.get('encoding')} encoding{space}); "
-                f"{self.quality.describe()}")
+                f"{self.quality.describe()}{tested}")
 
     def to_dict(self) -> dict[str, Any]:
         """The model file's JSON content."""

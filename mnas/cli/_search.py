@@ -101,6 +101,7 @@ def print_result(result: Any, *, as_json: bool, backend: str) -> int:
                 "latency_ms": best.latency_ms, "low_ms": best.latency_ms * (1 - best.band),
                 "high_ms": best.latency_ms * (1 + best.band), "band": best.band,
                 "feasible": best.feasible, "params": best.params,
+                "estimator": result.config.extra.get("estimator"),
                 "arch": str(result.run_dir / "best" / "arch.json")}})
         return 0
     verb = "resumed" if result.resumed else "ran"
@@ -115,6 +116,8 @@ def print_result(result: Any, *, as_json: bool, backend: str) -> int:
     print(f"best: trial {best.number}, {result.config.proxy} score {best.score:.5g}, "
           f"latency {est.describe()}, band {est.low_ms:.2f}-{est.high_ms:.2f} ms, "
           f"width {best.params.get('width', '-')}, resolution {best.arch.resolution}")
+    if result.config.extra.get("estimator"):
+        print(f"  score from {result.config.extra['estimator']}")
     print(f"  {result.run_dir / 'best' / 'arch.json'}  (export: mnas export "
           f"{result.run_dir / 'best' / 'arch.json'} ...)")
     print(f"  report: {result.run_dir / 'report.md'}")
