@@ -127,8 +127,12 @@ class ParamCodec:
         values = [int(v) for v in row]
         depth = [stage.depth[0] if cols.depth is None else stage.depth[values[cols.depth]]
                  for stage, cols in zip(self.space.stages, self.stages, strict=True)]
-        return {name: self.choices[i][values[i]] for i, name in enumerate(self.names)
-                if self._slot_of[i] is None or self._slot_of[i][1] <= depth[self._slot_of[i][0]]}
+        params: dict[str, Any] = {}
+        for i, name in enumerate(self.names):
+            slot = self._slot_of[i]
+            if slot is None or slot[1] <= depth[slot[0]]:
+                params[name] = self.choices[i][values[i]]
+        return params
 
     # ------------------------------------------------------------- sampling
     def random(self, rng: np.random.Generator, n: int) -> Codes:
