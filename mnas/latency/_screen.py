@@ -88,7 +88,9 @@ class ScreeningPredictor:
         space, stages = self.space, self.space.stages
         n_chan = max(len(st.channels) for st in stages)
         n_combo = max(len(c) for c in self._combos)
-        depth = [max(st.depth) for st in stages]
+        # a later block's unit is the same at every position >= 2: the shallowest probe that
+        # has one is enough (fewer units to build and look up)
+        depth = [min((d for d in st.depth if d >= 2), default=max(st.depth)) for st in stages]
         n_before = len(space.before)
         n_after = len(space.after)
         for i, j in itertools.product(range(n_chan), repeat=2):
@@ -141,9 +143,10 @@ class ScreeningPredictor:
         codes = np.asarray(codes, dtype=np.int64)
         n = len(codes)
         zeros = np.zeros(n, dtype=np.int64)
+        columns = np.ascontiguousarray(codes.T)  # one contiguous array per parameter
 
         def col(index: int | None) -> npt.NDArray[np.int64]:
-            return zeros if index is None else codes[:, index]
+            return zeros if index is None else columns[index]
 
         wi, ri = col(codec.width_col), col(codec.resolution_col)
         if n and not self._built.all():

@@ -136,8 +136,13 @@ class ParamCodec:
 
     # ------------------------------------------------------------- sampling
     def random(self, rng: np.random.Generator, n: int) -> Codes:
-        """``n`` uniformly random rows (the distribution of :meth:`SearchSpace.random_arch`)."""
-        return (rng.random((n, len(self.names))) * self.sizes).astype(np.int64)
+        """``n`` uniformly random rows (the distribution of :meth:`SearchSpace.random_arch`).
+
+        Column-major (Fortran order): each parameter's column is contiguous, as the
+        vectorised screening reads it.
+        """
+        draws = rng.random((len(self.names), n)) * self.sizes[:, None]
+        return draws.astype(np.int64).T
 
     def depths(self, codes: Codes) -> list[npt.NDArray[np.int64]]:
         """Per stage, the depth each row chooses."""
