@@ -161,3 +161,40 @@ def test_evolution_refuses_pareto_and_a_changed_sampler(tmp_path: Path,
     stored = SearchConfig(target="pixel4", budget_ms=20, sampler="evolution")
     assert stored.identity()["sampler"] == "evolution"
     assert SearchConfig.from_dict(stored.to_dict()) == stored
+
+
+def test_ray_optuna_search_drives_evolution_and_restores_it(tmp_path: Path) -> None:
+    """Ray Tune's OptunaSearch (as ``--backend ray`` builds it) asks the sampler; a searcher
+    saved and restored mid-run (Tune's experiment checkpoint) continues exactly."""
+    pytest.importorskip("ray.tune")
+    from mnas.search._ray import LATENCY_METRIC, OBJECTIVE_METRIC, SpaceFunction, _searcher_class
+
+    config, space, predictor, _gen = _setup(_tiny(tmp_path), 40.0)
+    config = config.replace(sampler="evolution", seed=3)
+
+    def searcher() -> Any:
+        return _searcher_class()(space_function=SpaceFunction(space), constrained=True,
+                                 metric=OBJECTIVE_METRIC, mode="max",
+                                 sampler=make_sampler(config))
+
+    def drive(search: Any, start: int, n: int) -> list[dict[str, Any]]:
+        out = []
+        for i in range(start, start + n):
+            search.suggest(f"t{i}")
+            params = dict(search._ot_trials[f"t{i}"].params)
+            arch = space.replay(params)
+            latency = predictor.predict_ms(arch)
+            score = float(sum(b.mid_channels for b in arch.blocks))
+            search.on_trial_complete(f"t{i}", {OBJECTIVE_METRIC: score, LATENCY_METRIC: latency,
+                                               "constraint": latency - 40.0, "score": score})
+            out.append(params)
+        return out
+
+    whole = drive(searcher(), 0, 28)
+    first = searcher()
+    head = drive(first, 0, 22)
+    first.save(str(tmp_path / "searcher.pkl"))
+    restored = searcher()
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert head + drive(restored, 22, 6) == whole
+    assert len({tuple(sorted(p.items())) for p in whole}) == len(whole)
