@@ -66,10 +66,13 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self.max_tries = max_tries
         self._generator: CandidateGenerator | None = generator
         self._proposals: dict[int, dict[str, Any]] = {}
+        self._keys: dict[int, bytes] = {}  # finished trial number -> its canonical code
+        self._keys_of: optuna.Study | None = None  # the study those numbers belong to
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the searcher: the tables are rebuilt where it is unpickled.
-        return {**self.__dict__, "_generator": None, "_proposals": {}}
+        return {**self.__dict__, "_generator": None, "_proposals": {}, "_keys": {},
+                "_keys_of": None}
 
     @property
     def generator(self) -> CandidateGenerator:
@@ -91,12 +94,26 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         feasible = all(c <= 0 for c in trial.constraints.values())
         return feasible, sign * float(trial.values[0])
 
+    def _seen(self, study: optuna.Study, trials: list[FrozenTrial]) -> set[bytes]:
+        """The canonical codes of ``trials`` (finished trials' codes are memoised)."""
+        if self._keys_of is not study:
+            self._keys, self._keys_of = {}, study
+        gen = self.generator
+        todo = [t for t in trials if t.number not in self._keys]
+        keys = gen.keys(gen.encode(t.params for t in todo)) if todo else []
+        seen = {self._keys[t.number] for t in trials if t.number in self._keys}
+        for t, key in zip(todo, keys, strict=True):
+            seen.add(key)
+            if t.state.is_finished():
+                self._keys[t.number] = key
+        return seen
+
     def propose(self, study: optuna.Study, number: int) -> dict[str, Any]:
         """The parameters of trial ``number`` given the study's other trials."""
         gen = self.generator
         rng = self._rng(number)
         trials = [t for t in study.get_trials(deepcopy=False) if t.number != number]
-        seen = set(gen.keys(gen.encode(t.params for t in trials))) if trials else set()
+        seen = self._seen(study, trials)
         history = sorted((t for t in trials if t.state in _FINISHED), key=lambda t: t.number)
         child = None
         if len(history) >= self.population_size:
