@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="multi-objective search (NSGA-II) over proxy score and latency")
     p.add_argument("--seed", type=int, default=0, help="sampler and proxy seed (default 0)")
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
-                   help="tpe (default), random, nsga2 (default with --pareto)")
+                   help="tpe (default), random, evolution (regularized evolution within the "
+                        "budget, Real et al. 2019), nsga2 (default with --pareto)")
     p.add_argument("--name", default="", help="run folder name (default from target, budget "
                                               "and non-default settings)")
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default runs/)")

@@ -50,6 +50,7 @@ _LAZY = {
     "validation_archs": "mnas.latency._validate",
     "key_example": "mnas.latency._key_model",
     "key_model": "mnas.latency._key_model",
+    "ScreeningPredictor": "mnas.latency._screen",
 }
 
 
@@ -72,6 +73,7 @@ __all__ = [
     "CalibrationPoint",
     "KeyCoverage",
     "NetworkTiming",
+    "ScreeningPredictor",
     "Sentinel",
     "TableBuilder",
     "ValidationReport",

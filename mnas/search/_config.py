@@ -14,7 +14,7 @@ __all__ = ["CONFIG_FORMAT", "OBJECTIVES", "SAMPLERS", "SearchConfig", "default_r
 
 CONFIG_FORMAT = "mnas-search-config/1"
 OBJECTIVES = ("hard", "soft")
-SAMPLERS = ("tpe", "random", "nsga2")
+SAMPLERS = ("tpe", "random", "evolution", "nsga2")
 #: Fields that define *what* is searched; a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("target", "budget_ms", "space", "proxy", "data", "objective", "pareto",
                    "seed", "sampler", "soft_weight")
@@ -37,7 +37,7 @@ class SearchConfig:
         objective: ``hard`` (budget as an Optuna constraint) or ``soft`` (MnasNet reward).
         pareto: Multi-objective search over proxy score and latency.
         seed: Seed of the sampler and the proxy.
-        sampler: ``tpe``, ``random`` or ``nsga2``.
+        sampler: ``tpe``, ``random``, ``evolution`` (single-objective) or ``nsga2``.
         name: Run folder name under ``runs_dir``.
         runs_dir: Folder holding run folders.
         top_k: Number of top architectures written to ``top/``.
@@ -69,6 +69,9 @@ class SearchConfig:
         if self.sampler not in SAMPLERS:
             raise MnasInputError(f"sampler must be one of {', '.join(SAMPLERS)}, got "
                                  f"{self.sampler!r}")
+        if self.sampler == "evolution" and self.pareto:
+            raise MnasInputError("--sampler evolution is single-objective; use --sampler nsga2 "
+                                 "(the default) with --pareto")
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise MnasInputError(f"trials must be an integer >= 1, got {self.trials!r}")
         if self.timeout_s is not None and not self.timeout_s > 0:

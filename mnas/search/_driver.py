@@ -101,8 +101,14 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     define-by-run: depth decides which block parameters exist); Optuna's samplers
     read the latency constraint each trial records (``trial.set_constraint``);
     NSGA-II (Deb et al. 2002) for ``--pareto``; random as the baseline (Bergstra & Bengio, JMLR 2012; Li & Talwalkar, UAI 2019 show it is a
-    strong NAS baseline).
+    strong NAS baseline); regularized evolution (Real et al., AAAI 2019) seeds itself per
+    trial (:class:`mnas.search._samplers.EvolutionSampler`).
     """
+    if config.sampler == "evolution":
+        from mnas.search._samplers import EvolutionSampler
+
+        return EvolutionSampler(space=config.space, target=config.target, seed=config.seed,
+                                budget_ms=config.budget_ms if config.objective == "hard" else None)
     return TrialSeededSampler(_SamplerFactory(config.sampler), seed=config.seed)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from mnas.spaces._codec import Codes, ParamCodec
 from mnas.spaces._loader import default_spaces_dir, list_spaces, load_space, space_from_dict
 from mnas.spaces._space import FixedBlock, SearchSpace, StageSpec, TrialLike, random_trial
 
 __all__ = [
+    "Codes",
     "FixedBlock",
+    "ParamCodec",
     "SearchSpace",
     "StageSpec",
     "TrialLike",

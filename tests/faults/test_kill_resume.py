@@ -10,6 +10,7 @@ The fast variants use one kill point each; ``pytest -m slow tests/faults`` runs 
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import subprocess
@@ -37,21 +38,25 @@ from ._faults import (
 SEARCH_TRIALS = 12
 
 
-def _search_args(tmp: Path, name: str, trials: int = SEARCH_TRIALS) -> list[str]:
+def _search_args(tmp: Path, name: str, trials: int = SEARCH_TRIALS,
+                 sampler: str = "random") -> list[str]:
     space = tmp / "tiny.yaml"
     if not space.exists():
         space.write_text(TINY_SPACE)
     return ["search", "--target", "pixel4", "--budget", "40ms", "--space", str(space),
-            "--proxy", "params", "--sampler", "random", "--seed", "3", "--trials", str(trials),
+            "--proxy", "params", "--sampler", sampler, "--seed", "3", "--trials", str(trials),
             "--timeout", "0", "--no-progress", "--runs-dir", str(tmp / "runs"), "--name", name]
 
 
-def _kill_search_then_resume(tmp: Path, seed: int) -> tuple[dict, dict, dict]:
+def _kill_search_then_resume(tmp: Path, seed: int, *, sampler: str = "random",
+                             trials: int = SEARCH_TRIALS,
+                             first_kill: int = 1) -> tuple[dict, dict, dict]:
     """Kill a search after a seeded number of trials; return (before, after, reference)."""
     rng = random.Random(seed)
-    kill_after, delay = rng.randint(1, SEARCH_TRIALS - 4), rng.uniform(0.0, 0.05)
+    kill_after, delay = rng.randint(first_kill, trials - 4), rng.uniform(0.0, 0.05)
     run_dir = tmp / "runs" / "killed"
-    proc = subprocess.Popen(mnas_cmd(*_search_args(tmp, "killed")), cwd=REPO, env=ENV,
+    args = functools.partial(_search_args, tmp, trials=trials, sampler=sampler)
+    proc = subprocess.Popen(mnas_cmd(*args("killed")), cwd=REPO, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     kill_when(proc, lambda: count_finished_lines(run_dir) >= kill_after, extra_delay_s=delay)
     before = finished_trials(run_dir)  # the journal replays after the kill
@@ -59,24 +64,25 @@ def _kill_search_then_resume(tmp: Path, seed: int) -> tuple[dict, dict, dict]:
     json.loads((run_dir / "config.json").read_text())  # written atomically: always valid
     from mnas.cli import main  # resume and reference run in this process (no import cost)
 
-    assert main(_search_args(tmp, "killed")) == 0
+    assert main(args("killed")) == 0
     after = finished_trials(run_dir)
-    assert main(_search_args(tmp, "reference")) == 0
+    assert main(args("reference")) == 0
     reference = finished_trials(tmp / "runs" / "reference")
     return before, after, reference
 
 
-def _check_search(before: dict, after: dict, reference: dict, run_dir: Path) -> None:
+def _check_search(before: dict, after: dict, reference: dict, run_dir: Path,
+                  trials: int = SEARCH_TRIALS) -> None:
     # Every trial finished before the kill is kept, unchanged.
     for number, record in before.items():
         assert after[number] == record
-    assert len(after) == SEARCH_TRIALS
+    assert len(after) == trials
     # The sampler is seeded: the trials before the kill are the uninterrupted run's first ones.
     for number, record in before.items():
         assert reference[number] == record
     # The run folder's outputs are complete and valid.
     load_arch(run_dir / "best" / "arch.json")
-    assert (run_dir / "trials.csv").read_text().count("\n") >= SEARCH_TRIALS
+    assert (run_dir / "trials.csv").read_text().count("\n") >= trials
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +100,37 @@ def test_search_sigkill_keeps_every_finished_trial(killed_search) -> None:
 def test_search_resumed_equals_uninterrupted(killed_search) -> None:
     _before, after, reference, _run_dir = killed_search
     assert {n: r[0] for n, r in after.items()} == {n: r[0] for n, r in reference.items()}
+
+
+# Regularized evolution (population 20): killed while it mutates tournament winners.
+EVOLUTION_TRIALS = 28
+
+
+@pytest.fixture(scope="module")
+def killed_evolution(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, dict, Path]:
+    """A seeded kill-and-resume of an evolution search plus an uninterrupted reference run."""
+    tmp = tmp_path_factory.mktemp("killed_evolution")
+    before, after, reference = _kill_search_then_resume(
+        tmp, seed=8, sampler="evolution", trials=EVOLUTION_TRIALS, first_kill=21)
+    return before, after, reference, tmp / "runs" / "killed"
+
+
+@pytest.mark.slow  # ~30 s; tests/search/test_evolution.py checks the resume in-process
+def test_evolution_sigkill_keeps_every_finished_trial(killed_evolution) -> None:
+    before, after, reference, run_dir = killed_evolution
+    assert len(before) > 20  # the kill came after the random initial population
+    _check_search(before, after, reference, run_dir, trials=EVOLUTION_TRIALS)
+
+
+@pytest.mark.slow
+def test_evolution_resumed_equals_uninterrupted(killed_evolution) -> None:
+    _before, after, reference, _run_dir = killed_evolution
+    assert {n: r[0] for n, r in after.items()} == {n: r[0] for n, r in reference.items()}
+    # and it evolved: trials after the population mutate one choice of an earlier trial
+    params = [after[n][0] for n in sorted(after)]
+    assert len({tuple(sorted(p.items())) for p in params}) == len(params)  # no repeats
+    assert all(min(sum(a.get(k) != v for k, v in p.items()) + len(set(a) - set(p))
+                   for a in params[:i]) <= 4 for i, p in enumerate(params) if i >= 20)
 
 
 @pytest.mark.slow
