@@ -4,7 +4,10 @@ Fits (``--write``), on the Accel-NASBench networks of ``../shared/data`` whose r
 id is not a multiple of 5 (the other fifth is held out, never seen by a fit):
 
 * ``mnas/accuracy/models/accel-nasbench.json``: space encoding of ``accel-nasbench``;
-* ``mnas/accuracy/models/imagenet-arch.json``: the space-agnostic arch encoding.
+* ``mnas/accuracy/models/imagenet-arch.json``: the space-agnostic arch encoding;
+
+and ``mnas/accuracy/models/nas-bench-macro.json`` (CIFAR-10) on every distinct
+NAS-Bench-Macro network except the 300 of ``../shared/data/nas_bench_macro/archs``.
 
 Then measures, against real or oracle ImageNet accuracy:
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import random
 import sys
 import time
@@ -39,6 +43,7 @@ sys.path.insert(0, str(HERE))
 from proxy_correlation import OFA_RESOLUTIONS, ofa_arch, ofa_oracle, sample_ofa_config  # noqa: E402
 
 from mnas.accuracy import (  # noqa: E402
+    LabelledArch,
     LabelSet,
     Quality,
     fit_accuracy_model,
@@ -58,7 +63,10 @@ from mnas.models import get_arch  # noqa: E402
 from mnas.proxies import arch_costs  # noqa: E402
 from mnas.spaces import load_space  # noqa: E402
 
-ACCEL = HERE.parent.parent / "shared" / "data" / "accel_nasbench" / "archs"
+SHARED = HERE.parent.parent / "shared" / "data"
+ACCEL = SHARED / "accel_nasbench" / "archs"
+MACRO_DIR = SHARED / "nas_bench_macro" / "archs"
+MACRO_JSON = SHARED / "nas_bench_macro" / "nas-bench-macro_cifar10.json"
 ZOO_TOP1 = HERE / "data" / "zoo_top1.csv"
 BUDGETS_MS = (8.0, 12.0, 16.0, 20.0, 25.0)
 DATASET = "ImageNet-1k val top-1 (Accel-NASBench proxified training, 16 epochs)"
@@ -90,6 +98,58 @@ def fit_shipped(fit: LabelSet) -> None:
         model.save(shipped_models_dir() / f"{name}.json")
         print(f"wrote {name}: {model.describe()} [{time.perf_counter() - start:.0f} s]",
               flush=True)
+
+
+def macro_labels() -> tuple[LabelSet, LabelSet]:
+    """NAS-Bench-Macro: (fit, test). Test = the 300 shared arch files; fit = every other
+    distinct network of the 6,561 (keys that build the same network are averaged)."""
+    space = load_space("nas-bench-macro")
+    names = space.parameter_names()
+    ops = {"0": "identity", "1": "k3_e3", "2": "k5_e6"}
+    bench = json.loads(MACRO_JSON.read_text(encoding="utf-8"))
+    groups: dict[str, list[tuple[Arch, float]]] = {}
+    for key, record in bench.items():
+        arch = space.replay({n: ops[c] for n, c in zip(names, key, strict=True)})
+        groups.setdefault(arch.structure_key(), []).append((arch, float(record["mean_acc"])))
+    test = load_labels(MACRO_DIR)
+    held = {i.arch.structure_key() for i in test.items}
+    items = tuple(LabelledArch(arch=group[0][0], accuracy=float(np.mean([a for _, a in group])),
+                               origin=f"{MACRO_JSON.name} ({len(group)} keys)")
+                  for key, group in groups.items() if key not in held)
+    fit = LabelSet(items=items, source=str(MACRO_JSON), kind="folder",
+                   description="NAS-Bench-Macro CIFAR-10 test top-1 (mean of 3 runs)")
+    return fit, test
+
+
+def fit_macro(fit: LabelSet) -> None:
+    """Fit and write the shipped NAS-Bench-Macro CIFAR-10 model."""
+    model = fit_accuracy_model(
+        fit, encoding="space", space=load_space("nas-bench-macro"), name="nas-bench-macro",
+        dataset="CIFAR-10 test top-1 (NAS-Bench-Macro, 50 epochs, mean of 3 runs)",
+        metric="top-1 accuracy (%)", progress=lambda m: print(f"  nas-bench-macro: {m}", flush=True))
+    model.header["label_source"] = ("../shared/data/nas_bench_macro/nas-bench-macro_cifar10.json "
+                                    "less the 300 networks of archs/ (held out)")
+    model.save(shipped_models_dir() / "nas-bench-macro.json")
+    print(f"wrote nas-bench-macro: {model.describe()}", flush=True)
+
+
+def measure_macro(test: LabelSet, tested: Tested) -> list[str]:
+    """The 300 held-out NAS-Bench-Macro networks (CIFAR-10)."""
+    archs = [i.arch for i in test.items]
+    truth = [i.accuracy for i in test.items]
+    macs = [arch_costs(a).macs for a in archs]
+    out = ["| estimate | tau | tau in ±10% MACs band | RMSE | n / band n | ms/arch |",
+           "|---|---|---|---|---|---|"]
+    scores, ms = timed(ModelEstimator(model=load_shipped_model("nas-bench-macro")).score, archs)
+    quality = measure_quality(scores, truth, macs, method="held out")
+    out.append(row("`nas-bench-macro` model", quality, ms))
+    tested["nas-bench-macro"] = [{"on": f"the {quality.n} held-out networks of "
+                                  "../shared/data/nas_bench_macro/archs", **quality.to_dict()}]
+    for name, fn in baselines().items():
+        scores, ms = timed(fn, archs)
+        out.append(row(name, measure_quality(scores, truth, macs, method="held out",
+                                             is_accuracy=False), ms))
+    return out
 
 
 def timed(score: Callable[[Arch], float], archs: Sequence[Arch]) -> tuple[list[float], float]:
@@ -207,8 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     fit, held = split(load_labels(ACCEL))
     print(f"Accel-NASBench: {len(fit.items)} to fit, {len(held.items)} held out", flush=True)
+    macro_fit, macro_test = macro_labels()
+    print(f"NAS-Bench-Macro: {len(macro_fit.items)} distinct networks to fit, "
+          f"{len(macro_test.items)} held out", flush=True)
     if args.write:
         fit_shipped(fit)
+        fit_macro(macro_fit)
     tested: Tested = {}
     sections = [
         "# Accuracy models: measured quality",
@@ -221,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "## Zoo, published ImageNet top-1 (test set; `benchmarks/data/zoo_top1.csv`)", "",
         *measure_zoo(tested), "",
         "## 300 random OFA-MobileNetV3 subnets vs once-for-all's accuracy predictor", "",
-        *measure_ofa(tested), ""]
+        *measure_ofa(tested), "",
+        "## NAS-Bench-Macro, the 300 held-out networks (CIFAR-10 top-1)", "",
+        *measure_macro(macro_test, tested), ""]
     if args.write:
         for name, tests in tested.items():  # measured on data the fit never saw
             model = load_shipped_model(name)

@@ -50,6 +50,10 @@ class ParamCodec:
     """
 
     def __init__(self, space: SearchSpace) -> None:
+        if any(stage.ops for stage in space.stages):
+            raise MnasInputError(
+                f"space {space.name!r} chooses whole layer operations (ops:), which the fast "
+                "codec does not encode yet; use --sampler tpe or random for it")
         self.space = space
         names: list[str] = []
         choices: list[tuple[Any, ...]] = []

@@ -10,7 +10,7 @@ import yaml
 
 from mnas.arch import ACTIVATIONS, HEAD_TYPES, SE_GATES, SE_REDUCE_FROM, Head, Stem
 from mnas.errors import MnasInputError
-from mnas.spaces._space import FixedBlock, SearchSpace, StageSpec
+from mnas.spaces._space import FixedBlock, OpChoice, SearchSpace, StageSpec
 
 __all__ = ["default_spaces_dir", "list_spaces", "load_space", "space_from_dict"]
 
@@ -101,7 +101,7 @@ class _Checker:
 _TOP_FIELDS = ("name", "description", "resolution", "width", "num_classes", "stem", "se", "bn",
                "before", "stages", "after", "head")
 _STAGE_FIELDS = ("type", "channels", "stride", "depth", "kernel", "expansion", "se", "act",
-                 "share")
+                 "share", "ops")
 _FIXED_FIELDS = ("type", "channels", "kernel", "stride", "act", "expansion", "se",
                  "scale_with_width")
 
@@ -170,11 +170,23 @@ def space_from_dict(data: Any, *, source: str = "space",
     raw_stages = ck.get(top, "stages", "stages")
     if not isinstance(raw_stages, list) or not raw_stages:
         raise ck.fail("stages", raw_stages, "a non-empty list of stages")
+    def op_check(v: Any, p: str) -> OpChoice:
+        if v == "identity":
+            return OpChoice(label="identity", identity=True)
+        op = ck.mapping(v, p, ("kernel", "expansion"))
+        kernel = kernel_check(ck.get(op, "kernel", f"{p}.kernel"), f"{p}.kernel")
+        expansion = ck.number(ck.get(op, "expansion", f"{p}.expansion"), f"{p}.expansion",
+                              1.0, 16.0)
+        return OpChoice(label=f"k{kernel}_e{expansion:g}", kernel=kernel, expansion=expansion)
+
     stages = []
     for i, item in enumerate(raw_stages):
         p = f"stages[{i}]"
         d = ck.mapping(item, p, _STAGE_FIELDS)
         stage_type = ck.choice(d.get("type", "ir"), f"{p}.type", ("ir", "ds", "dsa"))
+        ops = ck.choices(d["ops"], f"{p}.ops", op_check) if "ops" in d else ()
+        if ops and (stage_type != "ir" or d.get("share", False)):
+            raise ck.fail(f"{p}.ops", d["ops"], "used only in an ir stage without share")
         stages.append(StageSpec(
             type=stage_type,
             channels=ck.choices(ck.get(d, "channels", f"{p}.channels"), f"{p}.channels",
@@ -186,7 +198,7 @@ def space_from_dict(data: Any, *, source: str = "space",
                                  f"{p}.expansion", lambda v, q: ck.number(v, q, 1.0, 16.0)),
             se=ck.choices(d.get("se", [False]), f"{p}.se", bool_check),
             act=ck.choices(d.get("act", [stem.act]), f"{p}.act", act_check),
-            share=bool_check(d.get("share", False), f"{p}.share")))
+            share=bool_check(d.get("share", False), f"{p}.share"), ops=ops))
 
     head_d = ck.mapping(top.get("head", {}), "head",
                         ("type", "channels", "hidden", "act", "dropout", "scale_with_width"))

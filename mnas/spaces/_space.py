@@ -20,7 +20,10 @@ from typing import Any, Protocol
 from mnas.arch import Arch, Block, Head, Stem, make_divisible, se_squeeze_channels
 from mnas.errors import MnasInputError
 
-__all__ = ["FixedBlock", "SearchSpace", "StageSpec", "TrialLike", "random_trial"]
+__all__ = ["FixedBlock", "OpChoice", "SearchSpace", "StageSpec", "TrialLike", "random_trial"]
+
+#: One block's choices while sampling: (channels, kernel, expansion, se, act, identity).
+_BlockChoice = tuple[int, int, float, bool, str, bool]
 
 
 class TrialLike(Protocol):
@@ -49,6 +52,25 @@ def random_trial(rng: random.Random) -> _RandomTrial:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OpChoice:
+    """One alternative of a per-layer operation choice (NAS-Bench-Macro's layers).
+
+    Attributes:
+        label: Parameter value (``identity``, ``k3_e3``...).
+        kernel: Kernel of the ``ir`` block (unused for identity).
+        expansion: Expansion of the ``ir`` block (unused for identity).
+        identity: The layer is skipped; where it must change the shape (the first layer
+            of a strided stage) it is a 1x1 conv-BN without activation, as in
+            NAS-Bench-Macro (Su et al., CVPR 2021).
+    """
+
+    label: str
+    kernel: int = 1
+    expansion: float = 1.0
+    identity: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class StageSpec:
     """One searchable stage.
 
@@ -74,6 +96,7 @@ class StageSpec:
     se: tuple[bool, ...]
     act: tuple[str, ...]
     share: bool = False
+    ops: tuple[OpChoice, ...] = ()
 
     def block_type(self, expansion: float) -> str:
         """The block type built for ``expansion``: an ``ir`` stage's expansion 1 is a ``ds``.
@@ -85,6 +108,8 @@ class StageSpec:
 
     def combos_per_block(self) -> int:
         """Distinct (kernel, expansion, se, act) choices for one block."""
+        if self.ops:
+            return len(self.ops) * len(self.se) * len(self.act)
         expansion = len(self.expansion) if self.type == "ir" else 1
         return len(self.kernel) * expansion * len(self.se) * len(self.act)
 
@@ -150,7 +175,7 @@ class SearchSpace:
         """Build the architecture chosen by ``trial`` (define-by-run, flat stable names)."""
         width = self._choose(trial, "width", self.widths)
         resolution = self._choose(trial, "resolution", self.resolutions)
-        stage_params: list[list[tuple[int, int, float, bool, str]]] = []
+        stage_params: list[list[_BlockChoice]] = []
         for s, stage in enumerate(self.stages, start=1):
             channels = self._choose(trial, f"s{s}_channels", stage.channels)
             depth = self._choose(trial, f"s{s}_depth", stage.depth)
@@ -160,12 +185,18 @@ class SearchSpace:
                 if stage.share and b > 1:
                     blocks.append(blocks[0])
                     continue
-                kernel = self._choose(trial, f"{prefix}_kernel", stage.kernel)
-                expansion = (self._choose(trial, f"{prefix}_expansion", stage.expansion)
-                             if stage.type == "ir" else 1.0)
+                identity = False
+                if stage.ops:
+                    label = self._choose(trial, f"{prefix}_op", tuple(o.label for o in stage.ops))
+                    op = next(o for o in stage.ops if o.label == label)
+                    kernel, expansion, identity = op.kernel, op.expansion, op.identity
+                else:
+                    kernel = self._choose(trial, f"{prefix}_kernel", stage.kernel)
+                    expansion = (self._choose(trial, f"{prefix}_expansion", stage.expansion)
+                                 if stage.type == "ir" else 1.0)
                 se = self._choose(trial, f"{prefix}_se", stage.se)
                 act = self._choose(trial, f"{prefix}_act", stage.act)
-                blocks.append((channels, kernel, expansion, se, act))
+                blocks.append((channels, kernel, expansion, se, act, identity))
             stage_params.append(blocks)
         return self._build(width, resolution, stage_params)
 
@@ -188,7 +219,7 @@ class SearchSpace:
         return self.sample(_ReplayTrial(params, self.name))
 
     def _build(self, width: float, resolution: int,
-               stage_params: list[list[tuple[int, int, float, bool, str]]]) -> Arch:
+               stage_params: list[list[_BlockChoice]]) -> Arch:
         def c(channels: int, scale: bool = True) -> int:
             return make_divisible(channels * width, 8) if scale else channels
 
@@ -214,12 +245,19 @@ class SearchSpace:
             channels = out
         for stage, params in zip(self.stages, stage_params, strict=True):
             blocks = []
-            for i, (out_raw, kernel, expansion, se, act) in enumerate(params):
+            for i, (out_raw, kernel, expansion, se, act, identity) in enumerate(params):
                 out = c(out_raw)
-                blocks.append(block(stage.block_type(expansion), out, kernel,
-                                    stage.stride if i == 0 else 1, expansion, se, act))
+                stride = stage.stride if i == 0 else 1
+                if identity and stride == 1 and out == channels:
+                    continue  # a skipped layer
+                if identity:  # a skipped layer that must change the shape
+                    blocks.append(block("cn", out, 1, stride, 1.0, False, "identity"))
+                else:
+                    blocks.append(block(stage.block_type(expansion), out, kernel, stride,
+                                        expansion, se, act))
                 channels = out
-            stages.append(tuple(blocks))
+            if blocks:
+                stages.append(tuple(blocks))
         if self.after:
             tail = []
             for fixed in self.after:
@@ -260,8 +298,10 @@ class SearchSpace:
                 out[f"s{s}_depth"] = stage.depth
             for b in range(1, (1 if stage.share else max(stage.depth)) + 1):
                 prefix = f"s{s}" if stage.share else f"s{s}_b{b}"
-                for field, choices in (("kernel", stage.kernel), ("expansion", stage.expansion),
-                                       ("se", stage.se), ("act", stage.act)):
+                fields: tuple[tuple[str, tuple[Any, ...]], ...] = (
+                    (("op", tuple(o.label for o in stage.ops)),) if stage.ops else
+                    (("kernel", stage.kernel), ("expansion", stage.expansion)))
+                for field, choices in (*fields, ("se", stage.se), ("act", stage.act)):
                     if field == "expansion" and stage.type != "ir":
                         continue
                     if len(choices) > 1:
@@ -309,6 +349,10 @@ class SearchSpace:
         if len(self.resolutions) > 1:
             params["resolution"] = resolution
         for s, (stage, blocks) in enumerate(zip(self.stages, searched), start=1):
+            if stage.ops:
+                if not self._match_ops(stage, s, blocks, width, params):
+                    return None
+                continue
             if len(blocks) not in stage.depth:
                 return None
             if len(stage.depth) > 1:
@@ -341,6 +385,46 @@ class SearchSpace:
                     if len(choices) > 1:
                         params[f"{prefix}_{field}"] = value
         return params
+
+
+    @staticmethod
+    def _match_ops(stage: StageSpec, s: int, blocks: tuple[Block, ...], width: float,
+                   params: dict[str, Any]) -> bool:
+        """Parameters of a stage with op choices; skipped layers are put last (the
+        canonical form: the same network whichever position a skipped layer had)."""
+        depths = [d for d in stage.depth if d >= len(blocks)]
+        if not depths or not blocks:
+            return False
+        depth = min(depths)
+        if len(stage.depth) > 1:
+            params[f"s{s}_depth"] = depth
+        out = blocks[0].out_channels
+        raw = [ch for ch in stage.channels if make_divisible(ch * width, 8) == out]
+        if not raw:
+            return False
+        if len(stage.channels) > 1:
+            params[f"s{s}_channels"] = raw[0]
+        identity = next((o for o in stage.ops if o.identity), None)
+        labels: list[str] = []
+        for i, blk in enumerate(blocks):
+            if blk.type == "cn" and i == 0 and blk.kernel == 1 and identity is not None:
+                labels.append(identity.label)
+                continue
+            op = next((o for o in stage.ops if not o.identity and blk.type == "ir"
+                       and blk.kernel == o.kernel
+                       and make_divisible(blk.in_channels * o.expansion, 8) == blk.mid_channels),
+                      None)
+            if op is None:
+                return False
+            labels.append(op.label)
+        if len(labels) < depth:
+            if identity is None:
+                return False
+            labels += [identity.label] * (depth - len(labels))
+        if len(stage.ops) > 1:
+            for b, label in enumerate(labels, start=1):
+                params[f"s{s}_b{b}_op"] = label
+        return True
 
 
 class _ReplayTrial:
