@@ -27,7 +27,8 @@ from mnas.proxies import AccuracyProxy, get_proxy, list_proxies, proxy_class
 from mnas.spaces import SearchSpace
 
 __all__ = ["DEFAULT_ESTIMATOR", "DefaultEstimator", "LabelsEstimator", "ModelEstimator",
-           "describe_for_space", "describe_score", "list_shipped_models", "load_shipped_model", "resolve_estimator", "shipped_models_dir"]
+           "describe_score", "estimator_for_space", "list_shipped_models",
+           "load_shipped_model", "resolve_estimator", "shipped_models_dir"]
 
 #: The ``--proxy`` value of the default estimate.
 DEFAULT_ESTIMATOR = "default"
@@ -204,6 +205,13 @@ def resolve_estimator(name: str, *, data: str | None = None, seed: int = 0,
     Raises:
         MnasInputError: Naming the value and what is accepted.
     """
+    if name in list_proxies():
+        return _zero_cost(name, data=data, seed=seed, resolution=resolution)
+    if resolution is not None or data is not None:
+        flag = "--resolution" if resolution is not None else "--data"
+        raise MnasInputError(
+            f"{flag} applies to zero-cost and training proxies only; the accuracy estimate "
+            f"{name!r} reads the architecture itself: drop {flag}")
     if name == DEFAULT_ESTIMATOR:
         return DefaultEstimator()
     if name.startswith("labels:"):
@@ -211,8 +219,6 @@ def resolve_estimator(name: str, *, data: str | None = None, seed: int = 0,
         if not source:
             raise MnasInputError("--proxy labels: needs a source: labels:DIR or labels:FILE.csv")
         return LabelsEstimator(labels=load_labels(source))
-    if name in list_proxies():
-        return _zero_cost(name, data=data, seed=seed, resolution=resolution)
     if name in list_shipped_models():
         return ModelEstimator(model=load_shipped_model(name))
     if name.endswith(".json") or Path(name).exists():
@@ -239,12 +245,13 @@ def describe_score(estimator: AccuracyProxy, arch: Arch) -> dict[str, Any]:
             "quality": estimator.describe()}
 
 
-def describe_for_space(estimator: AccuracyProxy, space: SearchSpace) -> str:
-    """The estimator's one-line description as it applies to ``space``'s architectures.
+def estimator_for_space(estimator: AccuracyProxy, space: SearchSpace) -> tuple[str, str]:
+    """(name, one-line description) of the estimator as it applies to ``space``'s members.
 
     For the default estimate that is the model it picks for the space's members (every
     member gets the same one: membership of a fitted space is decided per space).
     """
     if isinstance(estimator, ModelEstimator | DefaultEstimator):
-        return estimator.estimator_of(space.random_arch(random.Random(0))).describe()
-    return estimator.describe()
+        model = estimator.estimator_of(space.random_arch(random.Random(0)))
+        return model.name, model.describe()
+    return estimator.name, estimator.describe()

@@ -43,7 +43,7 @@ from typing import Any
 import optuna
 
 from mnas._io import atomic_write_json
-from mnas.accuracy import describe_for_space
+from mnas.accuracy import estimator_for_space
 from mnas.errors import MnasInputError
 from mnas.latency import TablePredictor, resolve_target
 from mnas.search._budget import Fastest, fastest_arch
@@ -350,7 +350,8 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
                       "runtime_version": header.runtime_version, "threads": header.threads},
             "space_size_log10": round(space.log10_size(), 3),
             "fastest": {"latency_ms": fastest.latency_ms, "params": fastest.params},
-            "estimator": describe_for_space(proxy, space),
+            **dict(zip(("estimator_name", "estimator"), estimator_for_space(proxy, space),
+                       strict=True)),
         })
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):

@@ -140,10 +140,13 @@ def rank_candidates(trials: Sequence[optuna.trial.FrozenTrial], space: SearchSpa
     return result
 
 
-def trial_rows(trials: Sequence[optuna.trial.FrozenTrial],
-               param_names: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Header and rows of ``trials.csv``: one row per trial, every parameter a column."""
-    fixed = ["number", "state", "value", "score", "latency_ms", "low_ms", "high_ms", "band",
+def trial_rows(trials: Sequence[optuna.trial.FrozenTrial], param_names: Sequence[str], *,
+               estimator: str = "") -> tuple[list[str], list[dict[str, Any]]]:
+    """Header and rows of ``trials.csv``: one row per trial, every parameter a column.
+
+    ``estimator`` names what produced the scores (the run's accuracy estimator).
+    """
+    fixed = ["number", "state", "value", "score", "estimator", "latency_ms", "low_ms", "high_ms", "band",
              "feasible", "duplicate_of", "arch_hash", "duration_s"]
     extra = sorted({p for t in trials for p in t.params} - set(param_names))
     header = fixed + list(param_names) + extra
@@ -157,7 +160,9 @@ def trial_rows(trials: Sequence[optuna.trial.FrozenTrial],
             "number": trial.number, "state": trial.state.name,
             "value": ("" if not trial.values else
                       ";".join(f"{v:.6g}" for v in trial.values)),
-            "score": attrs.get("score"), "latency_ms": lat,
+            "score": attrs.get("score"),
+            "estimator": estimator if attrs.get("score") is not None else None,
+            "latency_ms": lat,
             "low_ms": None if lat is None or band is None else lat * (1 - band),
             "high_ms": None if lat is None or band is None else lat * (1 + band),
             "band": band, "feasible": attrs.get("feasible"),
@@ -278,7 +283,8 @@ def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
     from mnas.search._report import render_report
 
     trials = study.get_trials(deepcopy=False)
-    header, rows = trial_rows(trials, space.parameter_names())
+    header, rows = trial_rows(trials, space.parameter_names(),
+                              estimator=str(config.extra.get("estimator_name", config.proxy)))
     atomic_write_text(run_dir / "trials.csv", _csv_text(header, rows))
 
     zoo_path = run_dir / "zoo.csv"

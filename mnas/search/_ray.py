@@ -46,7 +46,7 @@ from typing import Any
 import optuna
 
 from mnas._io import atomic_write_json
-from mnas.accuracy import describe_for_space
+from mnas.accuracy import estimator_for_space
 from mnas.errors import MnasInputError
 from mnas.search._config import SearchConfig
 from mnas.search._driver import (
@@ -519,7 +519,8 @@ def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool 
     else:
         config = config.replace(extra={
             **_provenance(config, predictor, space, fastest, options, command),
-            "estimator": describe_for_space(driver_proxy, space)})
+            **dict(zip(("estimator_name", "estimator"),
+                       estimator_for_space(driver_proxy, space), strict=True))})
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):
         atomic_write_json(run_dir / "config.json", config.to_dict())

@@ -76,7 +76,8 @@ def test_data_driven(archs: list[str], npz: str, capsys: pytest.CaptureFixture[s
     (["--proxy", "zico"], "needs a dataset"),
     (["--proxy", "naswot", "--data", "/no/such/data.npz"], "does not exist"),
     (["--proxy", "zen", "--data", "x.npz"], "data-free"),
-    (["--resolution", "2"], "resolution must be"),
+    (["--proxy", "zen", "--resolution", "2"], "resolution must be"),
+    (["--resolution", "64"], "drop --resolution"),
 ])
 def test_bad_input_exits_2_with_one_line(archs: list[str], extra: list[str], match: str,
                                          capsys: pytest.CaptureFixture[str]) -> None:

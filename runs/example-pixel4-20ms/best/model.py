@@ -1,6 +1,6 @@
 """A MobileNet-family network, written by `mnas export --format pytorch`.
 
-Architecture: example-pixel4-20ms-trial27
+Architecture: example-pixel4-20ms-trial126
 
 Needs only PyTorch. ``build()`` returns the network; ``build("weights.pt")`` also loads
 a state_dict saved with ``torch.save`` (its keys are those of mnas's own model).
@@ -25,55 +25,49 @@ SE_ACT = "relu"  # between the SE convs
 SE_GATE = "hard_sigmoid"
 
 # out channels, kernel, stride, activation
-STEM = (8, 3, 2, "hswish")
+STEM = (16, 3, 2, "hswish")
 
 # One row per block, one tuple per stage. type: "ir" inverted residual, "ds"
 # depthwise separable with a linear 1x1, "dsa" MobileNetV1 depthwise separable (1x1
 # with activation), "cn" conv-BN-act. mid: width of the spatial conv; se: squeeze
 # width (0: no SE); skip: residual add.
 STAGES = (
-    #    type  in  mid  out  kernel stride act       se   skip
+    #    type  in   mid  out  kernel stride act       se   skip
     (  # stage 0
-        ("ds", 8,  8,   8,   3,     1,     "relu",   0,   True),
+        ("ds", 16,  16,  16,  3,     1,     "relu",   0,   True),
     ),
     (  # stage 1
-        ("ir", 8,  32,  16,  7,     2,     "relu",   8,   False),
-        ("ir", 16, 96,  16,  3,     1,     "relu",   0,   True),
-        ("ir", 16, 96,  16,  7,     1,     "hswish", 24,  True),
-        ("ir", 16, 96,  16,  7,     1,     "relu",   0,   True),
+        ("ir", 16,  96,  24,  5,     2,     "relu",   24,  False),
+        ("ir", 24,  72,  24,  5,     1,     "relu",   24,  True),
     ),
     (  # stage 2
-        ("ir", 16, 96,  24,  3,     2,     "hswish", 24,  False),
-        ("ir", 24, 144, 24,  7,     1,     "hswish", 40,  True),
-        ("ir", 24, 72,  24,  5,     1,     "relu",   0,   True),
-        ("ir", 24, 96,  24,  5,     1,     "hswish", 0,   True),
+        ("ir", 24,  144, 40,  5,     2,     "relu",   0,   False),
+        ("ir", 40,  240, 40,  5,     1,     "hswish", 0,   True),
+        ("ir", 40,  240, 40,  3,     1,     "hswish", 64,  True),
     ),
     (  # stage 3
-        ("ir", 24, 72,  40,  3,     2,     "relu",   0,   False),
-        ("ir", 40, 160, 40,  5,     1,     "hswish", 0,   True),
-        ("ir", 40, 160, 40,  3,     1,     "relu",   0,   True),
-        ("ir", 40, 120, 40,  3,     1,     "hswish", 32,  True),
+        ("ir", 40,  120, 80,  3,     2,     "relu",   0,   False),
+        ("ir", 80,  320, 80,  5,     1,     "relu",   80,  True),
+        ("ir", 80,  480, 80,  7,     1,     "hswish", 120, True),
+        ("ir", 80,  320, 80,  5,     1,     "relu",   80,  True),
     ),
     (  # stage 4
-        ("ir", 40, 160, 56,  7,     1,     "relu",   40,  False),
-        ("ir", 56, 224, 56,  3,     1,     "relu",   56,  True),
-        ("ir", 56, 336, 56,  3,     1,     "relu",   0,   True),
-        ("ir", 56, 168, 56,  7,     1,     "relu",   40,  True),
+        ("ir", 80,  240, 112, 5,     1,     "hswish", 64,  False),
+        ("ir", 112, 336, 112, 5,     1,     "hswish", 0,   True),
+        ("ir", 112, 336, 112, 3,     1,     "hswish", 88,  True),
     ),
     (  # stage 5
-        ("ir", 56, 224, 80,  3,     2,     "hswish", 0,   False),
-        ("ir", 80, 480, 80,  5,     1,     "hswish", 120, True),
-        ("ir", 80, 240, 80,  7,     1,     "hswish", 0,   True),
-        ("ir", 80, 480, 80,  7,     1,     "hswish", 0,   True),
+        ("ir", 112, 672, 160, 7,     2,     "relu",   168, False),
+        ("ir", 160, 480, 160, 5,     1,     "relu",   120, True),
     ),
     (  # stage 6
-        ("cn", 80, 480, 480, 1,     1,     "hswish", 0,   False),
+        ("cn", 160, 960, 960, 1,     1,     "hswish", 0,   False),
     ),
 )
 
 # type, conv channels (None: no conv), hidden Linear width (None: none), activation,
 # dropout
-HEAD = ("pool_conv_act", None, 640, "hswish", 0.2)
+HEAD = ("pool_conv_act", None, 1280, "hswish", 0.2)
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
