@@ -61,14 +61,16 @@ class SpaceEncoding:
     """One-hot flat parameters of one search space, plus log MACs and log params.
 
     Args:
-        space: The search space (its name is stored; the space file is loaded again,
-            by name, when the model is read back).
+        space: The search space.
+        source: How to load the space again when the model is read back: a shipped name
+            (default: ``space.name``) or the path of its YAML file.
     """
 
     kind = "space"
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(self, space: SearchSpace, source: str | None = None) -> None:
         self.space = space
+        self.source = source or space.name
         self._choices = space.parameter_choices()
         self._names = [f"{p}={v}" for p, choices in self._choices.items() for v in choices]
         self._names += ["log_macs", "log_params"]
@@ -104,7 +106,7 @@ class SpaceEncoding:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"kind": "space", "space": NAME, "parameters": {name: [choices]}}``."""
-        return {"kind": "space", "space": self.space.name,
+        return {"kind": "space", "space": self.space.name, "source": self.source,
                 "parameters": {k: list(v) for k, v in self._choices.items()}}
 
 
@@ -175,9 +177,10 @@ def encoding_from_dict(data: Any, *, source: str) -> SpaceEncoding | ArchEncodin
                                  "version's; refit the model with `mnas accuracy fit`")
         return encoding
     space_name = data.get("space")
-    if not isinstance(space_name, str):
+    space_source = data.get("source", space_name)
+    if not isinstance(space_name, str) or not isinstance(space_source, str):
         raise MnasInputError(f"{source}: field 'encoding.space' must name a search space")
-    space_encoding = SpaceEncoding(load_space(space_name))
+    space_encoding = SpaceEncoding(load_space(space_source), space_source)
     stored = data.get("parameters")
     if stored != space_encoding.to_dict()["parameters"]:
         raise MnasInputError(

@@ -155,7 +155,8 @@ def _domain(labels: LabelSet) -> dict[str, Any]:
 
 
 def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
-                       space: SearchSpace | None = None, family: str = "auto", seed: int = 0,
+                       space: SearchSpace | None = None, space_source: str | None = None,
+                       family: str = "auto", seed: int = 0,
                        name: str = "", dataset: str = "", metric: str = "",
                        progress: Any = None) -> AccuracyModel:
     """Fit an accuracy model on ``labels``, choosing the family by cross-validation.
@@ -164,6 +165,8 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
         labels: Labelled architectures (:func:`~mnas.accuracy.load_labels`).
         encoding: ``space`` (needs ``space``) or ``arch``.
         space: The search space of a ``space`` encoding.
+        space_source: Its shipped name or YAML path, stored to load it again (default:
+            ``space.name``).
         family: ``auto`` (the candidate with the best mean of overall and in-band
             cross-validated Kendall tau), ``ridge`` or ``mlp``.
         seed: Seed of the folds and of the ensembles' resamples.
@@ -188,7 +191,7 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
     if encoding == "space":
         if space is None:
             raise MnasInputError("the space encoding needs --space NAME (the labels' space)")
-        enc: SpaceEncoding | ArchEncoding = SpaceEncoding(space)
+        enc: SpaceEncoding | ArchEncoding = SpaceEncoding(space, space_source)
     else:
         enc = ArchEncoding()
     x, y, macs = _matrix(labels, enc)

@@ -54,7 +54,10 @@ def run_fit(args: argparse.Namespace) -> int:
         space_name = str(config["space"])
     encoding = args.encoding or ("space" if space_name else "arch")
     space = load_space(space_name) if space_name else None
-    model = fit_accuracy_model(labels, encoding=encoding, space=space, family=args.family,
+    if space_name and Path(space_name).is_file():
+        space_name = str(Path(space_name).resolve())  # the model finds its space from anywhere
+    model = fit_accuracy_model(labels, encoding=encoding, space=space, space_source=space_name,
+                               family=args.family,
                                seed=args.seed, name=args.name or Path(args.output).stem,
                                progress=lambda m: print(f"  candidate {m}", file=sys.stderr))
     model.save(args.output)
