@@ -164,7 +164,8 @@ def check_tree(data: Any, source: str) -> Any:
             except UnicodeEncodeError:
                 raise MnasInputError(f"{source}: text {item[:40]!r} holds a lone surrogate "
                                      "(not valid Unicode); fix the file") from None
-        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 10 ** MAX_INT_DIGITS:
+        elif (isinstance(item, int) and not isinstance(item, bool)
+              and abs(item) >= 10 ** MAX_INT_DIGITS):
             raise MnasInputError(f"{source}: an integer has more than {MAX_INT_DIGITS} digits; "
                                  "fix the file")
     return data
