@@ -23,7 +23,8 @@ __all__ = [
     "MAX_BLOCKS", "MAX_CHANNELS", "MAX_CHOICES", "MAX_CLASSES", "MAX_DOC_BYTES",
     "MAX_EXPANSION", "MAX_INT_DIGITS", "MAX_KERNEL", "MAX_LATENCY_MS", "MAX_NESTING",
     "MAX_REPEATS", "MAX_RESOLUTION", "MAX_SPACE_LOG10", "MAX_STAGES", "MAX_STRIDE",
-    "MAX_TABLE_BYTES", "MAX_YAML_NODES", "check_tree", "load_json_file", "load_yaml_text",
+    "MAX_TABLE_BYTES", "MAX_YAML_NODES", "check_regular_file", "check_tree", "load_json_file",
+    "load_yaml_text",
     "parse_json", "read_input_bytes", "read_input_text",
 ]
 
@@ -97,7 +98,8 @@ def read_input_bytes(path: str | os.PathLike[str], *, what: str, limit: int,
     except FileNotFoundError:
         raise MnasInputError(f"{path}: no such {what}; {missing_hint}") from None
     except IsADirectoryError:
-        raise MnasInputError(f"{path}: is a directory, not a {what}; pass a file") from None
+        raise MnasInputError(f"{path}: expected a {what}, got a directory; pass a regular "
+                             "file") from None
     except OSError as err:
         raise MnasInputError(f"{path}: cannot read {what} ({err.strerror or err}); check its "
                              "permissions") from None
@@ -105,7 +107,7 @@ def read_input_bytes(path: str | os.PathLike[str], *, what: str, limit: int,
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
-            raise MnasInputError(f"{path}: is {kind}, not a {what}; pass a regular file")
+            raise MnasInputError(f"{path}: expected a {what}, got {kind}; pass a regular file")
         if info.st_size > limit:
             raise MnasInputError(f"{path}: {what} is {info.st_size:,} bytes, over the "
                                  f"{limit:,}-byte bound; pass the right file")
@@ -119,6 +121,27 @@ def read_input_bytes(path: str | os.PathLike[str], *, what: str, limit: int,
         raise MnasInputError(f"{path}: {what} is over the {limit:,}-byte bound; pass the "
                              "right file")
     return data
+
+
+def check_regular_file(path: str | os.PathLike[str], *, what: str,
+                       missing_hint: str = "pass an existing file") -> Path:
+    """Refuse a path that is missing or not a regular file (for readers that open the file
+    themselves, such as ``torch.load``); ``stat`` never blocks, even on a FIFO.
+
+    Raises:
+        MnasInputError: Naming the path and what it is.
+    """
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise MnasInputError(f"{path}: no such {what}; {missing_hint}") from None
+    except OSError as err:
+        raise MnasInputError(f"{path}: cannot read {what} ({err.strerror or err})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+        raise MnasInputError(f"{path}: expected a {what}, got {kind}; pass a regular file")
+    return path
 
 
 def read_input_text(path: str | os.PathLike[str], *, what: str, limit: int = MAX_DOC_BYTES,

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mnas.arch import Arch, load_arch
 from mnas._limits import MAX_LATENCY_MS, parse_json, read_input_text
+from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration
 from mnas.latency._predictor import TablePredictor, resolve_target

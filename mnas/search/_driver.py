@@ -30,6 +30,7 @@ import datetime as _dt
 import fcntl
 import functools
 import json
+import logging
 import math
 import os
 import platform
@@ -93,6 +94,21 @@ class SearchResult:
     elapsed_s: float
     fastest: Fastest
     resumed: bool
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drops Optuna's "Trial N failed ... KeyboardInterrupt" warning and its traceback:
+    Ctrl-C is not a failure of the trial, and the CLI says in one line what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info
+        if isinstance(exc, tuple):
+            exc = exc[1]
+        return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in str(
+            record.msg)
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_NoInterruptTraceback())
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
