@@ -23,9 +23,9 @@ __all__ = [
     "MAX_BLOCKS", "MAX_CHANNELS", "MAX_CHOICES", "MAX_CLASSES", "MAX_DOC_BYTES",
     "MAX_EXPANSION", "MAX_INT_DIGITS", "MAX_KERNEL", "MAX_LATENCY_MS", "MAX_NESTING",
     "MAX_REPEATS", "MAX_RESOLUTION", "MAX_SPACE_LOG10", "MAX_STAGES", "MAX_STRIDE",
-    "MAX_TABLE_BYTES", "MAX_YAML_NODES", "check_regular_file", "check_tree", "load_json_file",
-    "load_yaml_text",
-    "parse_json", "read_input_bytes", "read_input_text",
+    "MAX_TABLE_BYTES", "MAX_TOKEN_CHARS", "MAX_YAML_NODES", "check_regular_file",
+    "check_tree", "load_json_file", "load_yaml_text", "parse_json", "read_input_bytes",
+    "read_input_text",
 ]
 
 #: Channels of any layer (stem, block output, expanded mid, head). Largest in the zoo
@@ -46,6 +46,9 @@ MAX_CLASSES = 100_000
 MAX_KERNEL = 15
 #: Stride of a block or the stem (real: 1-2; patchify stems: 4).
 MAX_STRIDE = 8
+#: Characters of one block token (the longest real one,
+#: ``ir_r1_k5_s2_e6_c160_se0.25_nhs``, has 30).
+MAX_TOKEN_CHARS = 200
 #: Searchable stages of one space (real spaces: 5-7).
 MAX_STAGES = 64
 #: Items of one choice list in a space (kernel, expansion, depth, ...; real: 2-5).

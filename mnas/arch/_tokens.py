@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mnas._limits import MAX_CHANNELS, MAX_EXPANSION, MAX_KERNEL, MAX_REPEATS, MAX_STRIDE
+from mnas._limits import (MAX_CHANNELS, MAX_EXPANSION, MAX_INT_DIGITS, MAX_KERNEL, MAX_REPEATS,
+                          MAX_STRIDE, MAX_TOKEN_CHARS)
 from mnas.arch._arch import BLOCK_TYPES, Block
 from mnas.arch._divisible import make_divisible
 from mnas.errors import MnasInputError
@@ -84,6 +85,9 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
     """
     if not isinstance(token, str) or not token:
         raise MnasInputError(f"{where} must be a non-empty token string, got {token!r}")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise MnasInputError(f"{where} {token[:40]!r}...: token is {len(token):,} characters "
+                             f"long, over the bound of {MAX_TOKEN_CHARS}; fix the file")
     parts = token.split("_")
     block_type = parts[0]
     if block_type not in BLOCK_TYPES:
@@ -115,7 +119,7 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
             f"{where} {token!r}: option 'e' is only for 'ir' blocks ('{block_type}' blocks "
             "do not expand; 'e1' is accepted); remove it")
     for opt in ("r", "k", "s", "c", "e", "se"):
-        if len(values.get(opt, "")) > 12:
+        if len(values.get(opt, "")) > MAX_INT_DIGITS:
             raise MnasInputError(f"{where} {token!r}: option {opt!r} has "
                                  f"{len(values[opt])} digits; no real value needs that many")
     act = None

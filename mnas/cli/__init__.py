@@ -100,6 +100,10 @@ def _silence_stdout() -> None:
         pass  # not a real file descriptor (captured in tests): nothing will flush it
 
 
+_OUT_OF_MEMORY = ("error: out of memory (the network or input is too large for this machine); "
+                  "use a smaller resolution, width or input, or a machine with more memory")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code.
 
@@ -135,6 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted; rerun the same command to resume where it stopped",
               file=sys.stderr)
         return 130
+    except MemoryError:
+        print(_OUT_OF_MEMORY, file=sys.stderr)
+        return 1
+    except RuntimeError as err:
+        if "can't allocate memory" not in str(err):  # torch's CPU allocator running out
+            raise
+        print(_OUT_OF_MEMORY, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
