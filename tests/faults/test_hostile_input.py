@@ -341,24 +341,34 @@ def test_bom_calibration_fits_both_rows(hostile_results) -> None:
 
 
 # ------------------------------------------------------------------- resume
+#: The resumed search: relative paths, run from the (copied) folder that holds them.
+RESUME = ["search", "--target", "table.json", "--budget", "40ms", "--space", "tiny.yaml",
+          "--trials", "2", "--timeout", "0", "--no-progress", "--proxy", "params",
+          "--runs-dir", "runs", "--name", "r"]
+
+
 @pytest.fixture(scope="module")
-def finished_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """A finished 2-trial search of the tiny space on a copy of the pixel4 table."""
+def finished_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a finished 2-trial search of the tiny space on a copy of pixel4."""
     from mnas.cli import main
 
     tmp = tmp_path_factory.mktemp("resume")
     (tmp / "tiny.yaml").write_text(TINY_SPACE)
     shutil.copy(PIXEL4, tmp / "table.json")
-    argv = [a.replace("{tmp}", str(tmp)) for a in _search("--target", "{tmp}/table.json",
-                                                          "--trials", "2", "--name", "r")]
-    assert main(argv) == 0
-    return tmp, argv
+    cwd = Path.cwd()
+    os.chdir(tmp)
+    try:
+        assert main(RESUME) == 0
+    finally:
+        os.chdir(cwd)
+    return tmp
 
 
-def _copy_run(run: tuple[Path, list[str]], dest: Path) -> tuple[Path, list[str]]:
-    tmp, argv = run
-    shutil.copytree(tmp, dest / "w")
-    return dest / "w", [a.replace(str(tmp), str(dest / "w")) for a in argv]
+def _copy_run(run: Path, dest: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the run's folder, made the working directory."""
+    shutil.copytree(run, dest / "w")
+    monkeypatch.chdir(dest / "w")
+    return dest / "w"
 
 
 @pytest.mark.parametrize(("edit", "what"), [
@@ -367,22 +377,23 @@ def _copy_run(run: tuple[Path, list[str]], dest: Path) -> tuple[Path, list[str]]
     (lambda d: (d / "table.json").write_text(
         (d / "table.json").read_text().replace('"a": 1.0', '"a": 30.0', 1)), "latency table"),
 ])
-def test_resume_refuses_edited_inputs(cli, finished_tiny_run, tmp_path: Path,
+def test_resume_refuses_edited_inputs(cli, finished_tiny_run, tmp_path: Path, monkeypatch,
                                       edit: Callable[[Path], None], what: str) -> None:
-    work, argv = _copy_run(finished_tiny_run, tmp_path)
+    work = _copy_run(finished_tiny_run, tmp_path, monkeypatch)
     study = (work / "runs" / "r" / "study.log").read_bytes()
     edit(work)
-    code, _out, err = cli(*argv)
+    code, _out, err = cli(*RESUME)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert what in err and "another --name" in err, err
     assert (work / "runs" / "r" / "study.log").read_bytes() == study  # nothing touched
 
 
-def test_resume_with_unchanged_inputs_goes_on(cli, finished_tiny_run, tmp_path: Path) -> None:
-    work, argv = _copy_run(finished_tiny_run, tmp_path)
+def test_resume_with_unchanged_inputs_goes_on(cli, finished_tiny_run, tmp_path: Path,
+                                              monkeypatch) -> None:
+    work = _copy_run(finished_tiny_run, tmp_path, monkeypatch)
     # reformatting the space file (a comment) changes no definition
     (work / "tiny.yaml").write_text("# a comment\n" + TINY_SPACE)
-    code, out, err = cli(*argv)
+    code, out, err = cli(*RESUME)
     assert code == 0 and "resumed" in out, err
 
 
@@ -393,28 +404,30 @@ def test_resume_with_unchanged_inputs_goes_on(cli, finished_tiny_run, tmp_path: 
         (r / "config.json").read_text().replace('"trials": 2', '"trials": -1')),
      "stored by an earlier run, not this command line"),
 ])
-def test_damaged_config_is_one_line(cli, finished_tiny_run, tmp_path: Path,
+def test_damaged_config_is_one_line(cli, finished_tiny_run, tmp_path: Path, monkeypatch,
                                     damage: Callable[[Path], None], fragment: str) -> None:
-    work, argv = _copy_run(finished_tiny_run, tmp_path)
+    work = _copy_run(finished_tiny_run, tmp_path, monkeypatch)
     damage(work / "runs" / "r")
-    code, _out, err = cli(*argv)
+    code, _out, err = cli(*RESUME)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert fragment in err, err
 
 
-def test_torn_middle_line_of_study_log_is_named(cli, finished_tiny_run, tmp_path: Path) -> None:
-    work, argv = _copy_run(finished_tiny_run, tmp_path)
+def test_torn_middle_line_of_study_log_is_named(cli, finished_tiny_run, tmp_path: Path,
+                                                monkeypatch) -> None:
+    work = _copy_run(finished_tiny_run, tmp_path, monkeypatch)
     journal = work / "runs" / "r" / "study.log"
     lines = journal.read_bytes().splitlines(keepends=True)
     lines[1] = lines[1][: len(lines[1]) // 2] + b"\n"
     journal.write_bytes(b"".join(lines))
-    code, _out, err = cli(*argv)
+    code, _out, err = cli(*RESUME)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"line 2 of {len(lines)}" in err and "delete its last line" not in err, err
 
 
-def test_report_on_trials_csv_missing_a_column(cli, finished_tiny_run, tmp_path: Path) -> None:
-    work, _argv = _copy_run(finished_tiny_run, tmp_path)
+def test_report_on_trials_csv_missing_a_column(cli, finished_tiny_run, tmp_path: Path,
+                                               monkeypatch) -> None:
+    work = _copy_run(finished_tiny_run, tmp_path, monkeypatch)
     trials = work / "runs" / "r" / "trials.csv"
     with trials.open(newline="") as handle:
         rows = list(csv.reader(handle))
