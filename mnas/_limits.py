@@ -254,23 +254,24 @@ def load_yaml_text(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     Raises:
         MnasInputError: Malformed YAML (with its line), or a bound broken.
     """
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, None
-            _count_nodes(node, source)
-            data = loader.construct_document(node)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f", line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise MnasInputError(f"{source}{where}: malformed YAML ({problem}); fix the file"
-                                 ) from None
-        except RecursionError:
-            raise MnasInputError(f"{source}: nested more than {MAX_NESTING} levels deep; fix "
-                                 "the file") from None
+        loader = yaml.SafeLoader(text)  # the reader checks the characters right away
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _count_nodes(node, source)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise MnasInputError(f"{source}{where}: malformed YAML ({problem}); fix the file"
+                             ) from None
+    except RecursionError:
+        raise MnasInputError(f"{source}: nested more than {MAX_NESTING} levels deep; fix "
+                             "the file") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return check_tree(data, source), node
