@@ -66,9 +66,10 @@ MAX_TABLE_BYTES = 32 << 20
 MAX_NESTING = 32
 #: Digits of one integer in a JSON or YAML file (real values have at most 10).
 MAX_INT_DIGITS = 18
-#: YAML nodes after aliases are expanded (a space file has a few hundred): stops
-#: "billion laughs" documents whose aliases expand exponentially.
-MAX_YAML_NODES = 100_000
+#: YAML nodes, and nodes after aliases are expanded (a space file has a few hundred):
+#: stops "billion laughs" documents whose aliases expand exponentially, and keeps
+#: PyYAML's pure-Python parse of any accepted file within a few seconds.
+MAX_YAML_NODES = 20_000
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -245,6 +246,32 @@ def _count_nodes(root: yaml.Node, source: str) -> None:
                                  "fix the file")
 
 
+class _CountingLoader(yaml.SafeLoader):
+    """The safe loader, refusing a document past :data:`MAX_YAML_NODES` nodes or
+    :data:`MAX_NESTING` levels while it is composed (not after: a 1 MiB flat list would
+    take PyYAML a minute to compose)."""
+
+    def __init__(self, text: str, source: str) -> None:
+        super().__init__(text)
+        self._source = source
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102 - PyYAML's hook
+        self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            raise MnasInputError(f"{self._source}: YAML has more than {MAX_YAML_NODES:,} "
+                                 "nodes; fix the file")
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING + 1:
+                raise MnasInputError(f"{self._source}: nested more than {MAX_NESTING} levels "
+                                     "deep; fix the file")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_yaml_text(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """Parse YAML with the safe loader within the bounds; returns (data, root node).
 
@@ -256,7 +283,7 @@ def load_yaml_text(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # the reader checks the characters right away
+        loader = _CountingLoader(text, source)  # the reader checks the characters right away
         node = loader.get_single_node()
         if node is None:
             return None, None

@@ -105,6 +105,7 @@ FILES: dict[str, str | bytes] = {
     "stages1e6.yaml": _space("stages:\n", "stages:\n" + "  - {channels: 16}\n" * 1_000_000),
     "stages100.yaml": _space("stages:\n", "stages:\n" + "  - {channels: 16}\n" * 100),
     "laughs.yaml": _billion_laughs(),
+    "flat.yaml": "name: [" + ",".join(["1"] * 400_000) + "]\n",
     # class 2: values that ended in a traceback
     "channels1e9.json": _arch(stem={"channels": 10**9, "stride": 2}),
     "token_c1e9.json": _tokens("ir_r1_k3_s1_e6_c1000000000"),
@@ -207,6 +208,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("arch /dev/zero", ["arch", "show", "/dev/zero"], 2, "character device"),
     ("space /dev/zero", _space_show("/dev/zero"), 2, "character device"),
     ("space billion laughs", _space_show("laughs.yaml"), 2, "expands to more than"),
+    ("space 400,000-item list", _space_show("flat.yaml"), 2, "more than 20,000 nodes"),
     # 2. tracebacks
     ("arch stem channels 10^9", _show("channels1e9.json"), 2, "stem.channels"),
     ("arch token c10^9", _show("token_c1e9.json"), 2, "over the bound of 8192"),
