@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from mnas.errors import MnasError, MnasInputError
+from mnas.errors import MnasError, MnasInputError, caused_by_interrupt
 
 __all__ = ["main"]
 
@@ -104,6 +104,12 @@ _OUT_OF_MEMORY = ("error: out of memory (the network or input is too large for t
                   "use a smaller resolution, width or input, or a machine with more memory")
 
 
+def _interrupted() -> int:
+    print("error: interrupted; rerun the same command to resume where it stopped",
+          file=sys.stderr)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code.
 
@@ -125,20 +131,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except MnasError as err:
+        if caused_by_interrupt(err):
+            return _interrupted()
         print(f"error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         _silence_stdout()
         return 141
     except OSError as err:
+        if caused_by_interrupt(err):
+            return _interrupted()
         code, hint = _os_error_hint(err)
         where = f"{err.filename}: " if err.filename else ""
         print(f"error: {where}{err.strerror or err}; {hint}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
-        print("error: interrupted; rerun the same command to resume where it stopped",
-              file=sys.stderr)
-        return 130
+        return _interrupted()
     except MemoryError:
         print(_OUT_OF_MEMORY, file=sys.stderr)
         return 1

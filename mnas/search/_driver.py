@@ -45,7 +45,7 @@ import optuna
 
 from mnas._io import atomic_write_json
 from mnas._limits import load_json_file
-from mnas.errors import MnasInputError
+from mnas.errors import MnasInputError, caused_by_interrupt
 from mnas.latency import TablePredictor, resolve_target
 from mnas.search._budget import Fastest, fastest_arch
 from mnas.search._config import SearchConfig, default_run_name
@@ -97,15 +97,27 @@ class SearchResult:
 
 
 class _NoInterruptTraceback(logging.Filter):
-    """Drops Optuna's "Trial N failed ... KeyboardInterrupt" warning and its traceback:
-    Ctrl-C is not a failure of the trial, and the CLI says in one line what happened."""
+    """Drops Optuna's two warnings about a trial stopped by Ctrl-C ("Trial N failed with
+    parameters ... KeyboardInterrupt" with its traceback, then "Trial N failed with value
+    None"): Ctrl-C is not a failure of the trial, and the CLI says in one line what
+    happened. Every other warning passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._interrupted: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info
-        if isinstance(exc, tuple):
-            exc = exc[1]
-        return not isinstance(exc, KeyboardInterrupt) and "KeyboardInterrupt" not in str(
-            record.msg)
+        exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else record.exc_info
+        words = str(record.msg).split()
+        trial = words[1] if len(words) > 1 and words[0] == "Trial" else None
+        if isinstance(exc, BaseException) and caused_by_interrupt(exc):
+            if trial is not None:
+                self._interrupted.add(trial)
+            return False
+        if trial in self._interrupted and "failed with value" in str(record.msg):
+            self._interrupted.discard(trial)
+            return False
+        return True
 
 
 logging.getLogger("optuna.study._optimize").addFilter(_NoInterruptTraceback())
@@ -454,7 +466,9 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
                 try:
                     study.optimize(func, n_trials=remaining, timeout=timeout,
                                    callbacks=callbacks, gc_after_trial=False)
-                except KeyboardInterrupt:
+                except BaseException as exc:
+                    if not caused_by_interrupt(exc):
+                        raise
                     interrupted = True  # write the folder from what finished, then re-raise
         trials = study.get_trials(deepcopy=False, states=finished_states)
         ranked = rank_candidates(trials, space, config)

@@ -14,6 +14,7 @@ import contextlib
 import gc
 import io
 import json
+import os
 import resource
 import signal
 import sys
@@ -40,11 +41,31 @@ def _clip(text: str, keep: int = 8000) -> str:
     return text if len(text) <= 2 * keep else f"{text[:keep]} [...] {text[-keep:]}"
 
 
-def run_case(argv: list[str]) -> dict[str, Any]:
+def _stdout(kind: str) -> tuple[Any, Any]:
+    """The stdout a case writes to, and how to read it back afterwards.
+
+    ``text``: a string buffer; ``ascii``: a real text stream that can only encode ASCII
+    (``PYTHONIOENCODING=ascii``); ``broken``: a pipe whose reader has gone (``| head``).
+    """
+    if kind == "ascii":
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding="ascii", errors="strict")
+        return stream, lambda: (stream.flush(), raw.getvalue().decode("ascii"))[1]
+    if kind == "broken":
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        stream = io.TextIOWrapper(os.fdopen(write_end, "wb"), encoding="utf-8")
+        return stream, lambda: ""
+    stream = io.StringIO()
+    return stream, stream.getvalue
+
+
+def run_case(argv: list[str], stdout: str = "text") -> dict[str, Any]:
     """Run ``mnas ARGV`` in this process within the time bound; never raises."""
     from mnas.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
+    out, read_out = _stdout(stdout)
+    err = io.StringIO()
     started = time.monotonic()
     signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
     try:
@@ -59,7 +80,11 @@ def run_case(argv: list[str]) -> dict[str, Any]:
         signal.setitimer(signal.ITIMER_REAL, 0)
     seconds = time.monotonic() - started
     gc.collect()
-    return {"code": code, "stdout": _clip(out.getvalue()), "stderr": _clip(err.getvalue()),
+    try:
+        text = read_out()
+    except (OSError, ValueError) as exc:  # what the case left in its stdout is unreadable
+        text = f"<stdout unreadable: {exc!r}>"
+    return {"code": code, "stdout": _clip(text), "stderr": _clip(err.getvalue()),
             "seconds": seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -72,7 +97,7 @@ def main(cases_path: str, results_path: str) -> None:
 
     with open(cases_path, encoding="utf-8") as handle:
         cases = json.load(handle)
-    results = {case["id"]: run_case(case["argv"]) for case in cases}
+    results = {case["id"]: run_case(case["argv"], case.get("stdout", "text")) for case in cases}
     with open(results_path, "w", encoding="utf-8") as handle:
         json.dump(results, handle)
 
