@@ -76,6 +76,11 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISSOCK, "a socket"))
 
 
+def _a(what: str) -> str:
+    """``what`` with its indefinite article (``an arch file``, ``a latency table``)."""
+    return f"{'an' if what[:1] in 'aeiou' else 'a'} {what}"
+
+
 def read_input_bytes(path: str | os.PathLike[str], *, what: str, limit: int,
                      missing_hint: str = "pass an existing file") -> bytes:
     """Read a whole input file, refusing anything but a regular file of at most ``limit`` bytes.
@@ -102,7 +107,7 @@ def read_input_bytes(path: str | os.PathLike[str], *, what: str, limit: int,
     except FileNotFoundError:
         raise MnasInputError(f"{path}: no such {what}; {missing_hint}") from None
     except IsADirectoryError:
-        raise MnasInputError(f"{path}: expected a {what}, got a directory; pass a regular "
+        raise MnasInputError(f"{path}: expected {_a(what)}, got a directory; pass a regular "
                              "file") from None
     except OSError as err:
         raise MnasInputError(f"{path}: cannot read {what} ({err.strerror or err}); check its "
@@ -111,7 +116,8 @@ def read_input_bytes(path: str | os.PathLike[str], *, what: str, limit: int,
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
-            raise MnasInputError(f"{path}: expected a {what}, got {kind}; pass a regular file")
+            raise MnasInputError(f"{path}: expected {_a(what)}, got {kind}; pass a regular "
+                                 "file")
         if info.st_size > limit:
             raise MnasInputError(f"{path}: {what} is {info.st_size:,} bytes, over the "
                                  f"{limit:,}-byte bound; pass the right file")
@@ -144,7 +150,7 @@ def check_regular_file(path: str | os.PathLike[str], *, what: str,
         raise MnasInputError(f"{path}: cannot read {what} ({err.strerror or err})") from None
     if not stat.S_ISREG(info.st_mode):
         kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
-        raise MnasInputError(f"{path}: expected a {what}, got {kind}; pass a regular file")
+        raise MnasInputError(f"{path}: expected {_a(what)}, got {kind}; pass a regular file")
     return path
 
 
