@@ -7,7 +7,7 @@ code 2 and a single line naming the problem and the fix.
 
 from __future__ import annotations
 
-__all__ = ["MnasError", "MnasInputError", "MissingLatencyKeyError"]
+__all__ = ["MnasError", "MnasInputError", "MissingLatencyKeyError", "caused_by_interrupt"]
 
 
 def _one_line(text: str) -> str:
@@ -38,3 +38,20 @@ class MissingLatencyKeyError(MnasInputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return _one_line(str(self.args[0])) if self.args else ""
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C, or an error raised while Ctrl-C was being handled.
+
+    A KeyboardInterrupt that lands inside a library's cleanup (Optuna releasing its journal
+    lock, say) can surface as that cleanup's own error (a FileNotFoundError) with the
+    interrupt as its context; it is still the user's Ctrl-C, not a failure.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

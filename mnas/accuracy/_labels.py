@@ -17,12 +17,12 @@ accuracy is one label.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mnas._limits import MAX_TABLE_BYTES, load_json_file, read_input_text
 from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 
@@ -122,10 +122,7 @@ def _from_folder(folder: Path) -> LabelSet:
 def _from_csv(path: Path) -> LabelSet:
     from mnas.models import get_arch, list_archs
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise MnasInputError(f"{path}: cannot read labels CSV ({err})") from None
+    text = read_input_text(path, what="a labels CSV", limit=MAX_TABLE_BYTES)
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames is None or not {"arch", "accuracy"} <= set(reader.fieldnames):
         raise MnasInputError(f"{path}: a labels CSV needs the header `arch,accuracy`, got "
@@ -163,10 +160,7 @@ def _cell_value(cell: str, choices: tuple[Any, ...]) -> Any:
 def _from_run(folder: Path) -> LabelSet:
     from mnas.spaces import load_space
 
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise MnasInputError(f"{folder}/config.json: not a readable run config ({err})") from None
+    config = load_json_file(folder / "config.json", what="a run config")
     if not isinstance(config, dict) or config.get("proxy") != "train":
         proxy = config.get("proxy") if isinstance(config, dict) else None
         raise MnasInputError(
@@ -175,11 +169,9 @@ def _from_run(folder: Path) -> LabelSet:
     space = load_space(str(config.get("space")))
     choices = space.parameter_choices()
     trials = folder / "trials.csv"
-    try:
-        rows = list(csv.DictReader(trials.read_text(encoding="utf-8").splitlines()))
-    except OSError as err:
-        raise MnasInputError(f"{trials}: cannot read the run's trials ({err}); rerun "
-                             f"`mnas report {folder}`") from None
+    rows = list(csv.DictReader(read_input_text(
+        trials, what="a trials table", limit=MAX_TABLE_BYTES,
+        missing_hint=f"rerun `mnas report {folder}`").splitlines()))
     items = []
     for row in rows:
         if row.get("state") != "COMPLETE" or row.get("duplicate_of") or not row.get("score"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mnas._io import atomic_write_json
+from mnas._limits import MAX_TABLE_BYTES, load_json_file
 from mnas.arch import Arch
 from mnas.accuracy._encoding import ENCODINGS, ArchEncoding, SpaceEncoding, encoding_from_dict
 from mnas.accuracy._labels import LabelSet
@@ -266,15 +266,7 @@ def load_accuracy_model(path: str | Path) -> AccuracyModel:
         MnasInputError: Unreadable, not JSON, or a malformed field.
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MnasInputError(f"{file}: no such accuracy model file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MnasInputError(f"{file}: cannot read accuracy model ({err})") from None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as err:
-        raise MnasInputError(f"{file}: malformed JSON ({err}); refit the model with "
-                             "`mnas accuracy fit`") from None
+    data = load_json_file(file, what="an accuracy model", limit=MAX_TABLE_BYTES,
+                          missing_hint="fit one with `mnas accuracy fit`",
+                          hint="refit the model with `mnas accuracy fit`")
     return accuracy_model_from_dict(data, source=str(file))

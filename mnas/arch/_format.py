@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mnas._limits import (MAX_BLOCKS, MAX_CHANNELS, MAX_CLASSES, MAX_KERNEL, MAX_RESOLUTION,
+                          MAX_STRIDE, load_json_file)
 from mnas.arch._arch import ACTIVATIONS, Arch, Block, Head, Stem, se_squeeze_channels
 from mnas.arch._divisible import make_divisible
 from mnas.arch._tokens import format_token, parse_token
@@ -34,7 +36,8 @@ def _type_error(source: str, field: str, value: Any, expected: str) -> MnasInput
 
 
 def _get_int(source: str, data: Mapping[str, Any], key: str, field: str,
-             default: Any = ..., minimum: int = 1, nullable: bool = False) -> Any:
+             default: Any = ..., minimum: int = 1, nullable: bool = False,
+             maximum: int | None = None) -> Any:
     if key not in data:
         if default is ...:
             raise MnasInputError(f"{source}: required field {field!r} is missing")
@@ -42,20 +45,25 @@ def _get_int(source: str, data: Mapping[str, Any], key: str, field: str,
     value = data[key]
     if value is None and nullable:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        expected = f"an integer >= {minimum}" + (" or null" if nullable else "")
+    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+            or (maximum is not None and value > maximum)):
+        expected = (f"an integer >= {minimum}" if maximum is None
+                    else f"an integer in [{minimum}, {maximum}]") + (" or null" if nullable else "")
         raise _type_error(source, field, value, expected)
     return value
 
 
 def _get_number(source: str, data: Mapping[str, Any], key: str, field: str, default: float,
-                low: float, high: float, high_open: bool = False) -> float:
+                low: float, high: float, high_open: bool = False,
+                low_open: bool = False) -> float:
     value = data.get(key, default)
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and low <= value and (
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and (
+        low < value if low_open else low <= value) and (
         value < high if high_open else value <= high)
     if not ok:
         bracket = ")" if high_open else "]"
-        raise _type_error(source, field, value, f"a number in [{low}, {high}{bracket}")
+        opening = "(" if low_open else "["
+        raise _type_error(source, field, value, f"a number in {opening}{low}, {high}{bracket}")
     return float(value)
 
 
@@ -118,8 +126,8 @@ def arch_from_dict(data: Mapping[str, Any], *, source: str = "arch") -> Arch:
     name = data.get("name")
     if not isinstance(name, str):
         raise _type_error(source, "name", name, "a string")
-    resolution = _get_int(source, data, "resolution", "resolution")
-    num_classes = _get_int(source, data, "num_classes", "num_classes")
+    resolution = _get_int(source, data, "resolution", "resolution", maximum=MAX_RESOLUTION)
+    num_classes = _get_int(source, data, "num_classes", "num_classes", maximum=MAX_CLASSES)
     act_default = _get_act(source, data, "act_default", "act_default", "relu")
     se_gate = _get_choice(source, data, "se_gate", "sigmoid", ("sigmoid", "hard_sigmoid"))
     se_reduce_from = _get_choice(source, data, "se_reduce_from", "in", ("in", "mid"))
@@ -127,21 +135,22 @@ def arch_from_dict(data: Mapping[str, Any], *, source: str = "arch") -> Arch:
 
     bn = _get_object(source, data, "bn", required=False)
     _check_keys(source, bn, "bn", ("eps", "momentum"))
-    bn_eps = _get_number(source, bn, "eps", "bn.eps", 1e-5, 0.0, 1.0, high_open=True)
-    bn_momentum = _get_number(source, bn, "momentum", "bn.momentum", 0.1, 0.0, 1.0)
-    if bn_eps <= 0:
-        raise _type_error(source, "bn.eps", bn_eps, "a number > 0")
-    if bn_momentum <= 0:
-        raise _type_error(source, "bn.momentum", bn_momentum, "a number in (0, 1]")
+    bn_eps = _get_number(source, bn, "eps", "bn.eps", 1e-5, 0.0, 1.0, high_open=True,
+                         low_open=True)
+    bn_momentum = _get_number(source, bn, "momentum", "bn.momentum", 0.1, 0.0, 1.0,
+                              low_open=True)
 
     stem_data = _get_object(source, data, "stem", required=True)
     _check_keys(source, stem_data, "stem", ("channels", "stride", "kernel", "act"))
-    stem_kernel = _get_int(source, stem_data, "kernel", "stem.kernel", default=3)
+    stem_kernel = _get_int(source, stem_data, "kernel", "stem.kernel", default=3,
+                           maximum=MAX_KERNEL)
     if stem_kernel % 2 == 0:
         raise _type_error(source, "stem.kernel", stem_kernel, "an odd integer")
     stem = Stem(
-        channels=_get_int(source, stem_data, "channels", "stem.channels"),
-        stride=_get_int(source, stem_data, "stride", "stem.stride", default=2),
+        channels=_get_int(source, stem_data, "channels", "stem.channels",
+                          maximum=MAX_CHANNELS),
+        stride=_get_int(source, stem_data, "stride", "stem.stride", default=2,
+                        maximum=MAX_STRIDE),
         kernel=stem_kernel,
         act=_get_act(source, stem_data, "act", "stem.act", act_default),
     )
@@ -152,8 +161,9 @@ def arch_from_dict(data: Mapping[str, Any], *, source: str = "arch") -> Arch:
         type=_get_choice(source, head_data, "type", "conv_bn_act_pool",
                          ("conv_bn_act_pool", "pool_conv_act"), field="head.type"),
         channels=_get_int(source, head_data, "channels", "head.channels", default=None,
-                          nullable=True),
-        hidden=_get_int(source, head_data, "hidden", "head.hidden", default=None, nullable=True),
+                          nullable=True, maximum=MAX_CHANNELS),
+        hidden=_get_int(source, head_data, "hidden", "head.hidden", default=None, nullable=True,
+                        maximum=MAX_CHANNELS),
         act=_get_act(source, head_data, "act", "head.act", act_default),
         dropout=_get_number(source, head_data, "dropout", "head.dropout", 0.0, 0.0, 1.0,
                             high_open=True),
@@ -162,16 +172,31 @@ def arch_from_dict(data: Mapping[str, Any], *, source: str = "arch") -> Arch:
     blocks = data.get("blocks")
     if not isinstance(blocks, list) or not blocks:
         raise _type_error(source, "blocks", blocks, "a non-empty list of stages")
-    channels = stem.channels
-    stages: list[tuple[Block, ...]] = []
+    parsed_stages = []
+    total_blocks = 0
     for s, stage_tokens in enumerate(blocks):
         if not isinstance(stage_tokens, list) or not stage_tokens:
             raise _type_error(source, f"blocks[{s}]", stage_tokens,
                               "a non-empty list of token strings")
-        stage: list[Block] = []
+        if len(stage_tokens) > MAX_BLOCKS:
+            raise _type_error(source, f"blocks[{s}]", f"<{len(stage_tokens)} tokens>",
+                              f"at most {MAX_BLOCKS} tokens")
+        parsed_stage = []
         for t, token in enumerate(stage_tokens):
             where = f"{source}: blocks[{s}][{t}]"
             parsed = parse_token(token, where=where)
+            total_blocks += parsed.repeats
+            if total_blocks > MAX_BLOCKS:
+                raise MnasInputError(f"{where} {token!r}: the network has more than "
+                                     f"{MAX_BLOCKS} blocks (repeats counted), over the bound; "
+                                     "use fewer or smaller repeats")
+            parsed_stage.append((where, token, parsed))
+        parsed_stages.append(parsed_stage)
+    channels = stem.channels
+    stages: list[tuple[Block, ...]] = []
+    for parsed_stage in parsed_stages:
+        stage: list[Block] = []
+        for where, token, parsed in parsed_stage:
             act = parsed.act or act_default
             for r in range(parsed.repeats):
                 stride = parsed.stride if r == 0 else 1
@@ -180,6 +205,11 @@ def arch_from_dict(data: Mapping[str, Any], *, source: str = "arch") -> Arch:
                 if parsed.type == "ir":
                     assert parsed.expansion is not None
                     mid = make_divisible(in_ch * parsed.expansion, 8)
+                    if mid > MAX_CHANNELS:
+                        raise MnasInputError(
+                            f"{where} {token!r}: expanded channels {in_ch} x "
+                            f"{parsed.expansion:g} = {mid}, over the bound of {MAX_CHANNELS}; "
+                            "use a smaller 'e'")
                 elif parsed.type == "cn":
                     mid = out_ch
                 else:
@@ -248,18 +278,8 @@ def load_arch(path: str | os.PathLike[str]) -> Arch:
             the message names the file and the problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MnasInputError(f"{path}: no such arch file; pass an existing file or a zoo "
-                             "name (`mnas zoo list`)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MnasInputError(f"{path}: cannot read arch file ({err})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MnasInputError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column "
-                             f"{err.colno}); fix the file") from None
+    data = load_json_file(path, what="arch file",
+                          missing_hint="pass an existing file or a zoo name (`mnas zoo list`)")
     return arch_from_dict(data, source=str(path))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mnas._limits import (MAX_CHANNELS, MAX_EXPANSION, MAX_INT_DIGITS, MAX_KERNEL, MAX_REPEATS,
+                          MAX_STRIDE, MAX_TOKEN_CHARS)
 from mnas.arch._arch import BLOCK_TYPES, Block
 from mnas.arch._divisible import make_divisible
 from mnas.errors import MnasInputError
@@ -83,6 +85,9 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
     """
     if not isinstance(token, str) or not token:
         raise MnasInputError(f"{where} must be a non-empty token string, got {token!r}")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise MnasInputError(f"{where} {token[:40]!r}...: token is {len(token):,} characters "
+                             f"long, over the bound of {MAX_TOKEN_CHARS}; fix the file")
     parts = token.split("_")
     block_type = parts[0]
     if block_type not in BLOCK_TYPES:
@@ -113,6 +118,10 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
         raise MnasInputError(
             f"{where} {token!r}: option 'e' is only for 'ir' blocks ('{block_type}' blocks "
             "do not expand; 'e1' is accepted); remove it")
+    for opt in ("r", "k", "s", "c", "e", "se"):
+        if len(values.get(opt, "")) > MAX_INT_DIGITS:
+            raise MnasInputError(f"{where} {token!r}: option {opt!r} has "
+                                 f"{len(values[opt])} digits; no real value needs that many")
     act = None
     if "n" in values:
         code = values["n"]
@@ -137,10 +146,19 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
                         ("c", parsed.out_channels)):
         if value < 1:
             raise MnasInputError(f"{where} {token!r}: option {name!r} must be >= 1, got {value}")
+    for name, value, bound in (("r", parsed.repeats, MAX_REPEATS), ("k", parsed.kernel, MAX_KERNEL),
+                               ("s", parsed.stride, MAX_STRIDE),
+                               ("c", parsed.out_channels, MAX_CHANNELS)):
+        if value > bound:
+            raise MnasInputError(f"{where} {token!r}: option {name!r} is {value}, over the bound "
+                                 f"of {bound} (see the README's input bounds)")
     if parsed.kernel % 2 == 0:
         raise MnasInputError(f"{where} {token!r}: kernel must be odd, got k{parsed.kernel}")
     if parsed.expansion is not None and parsed.expansion <= 0:
         raise MnasInputError(f"{where} {token!r}: expansion must be > 0, got {parsed.expansion}")
+    if parsed.expansion is not None and parsed.expansion > MAX_EXPANSION:
+        raise MnasInputError(f"{where} {token!r}: expansion e{values['e']} is over the bound of "
+                             f"{MAX_EXPANSION:g} (see the README's input bounds)")
     if not 0 <= parsed.se_ratio <= 1:
         raise MnasInputError(f"{where} {token!r}: se ratio must be in [0, 1], got "
                              f"{parsed.se_ratio}")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 
-from mnas.errors import MnasError, MnasInputError
+from mnas.errors import MnasError, MnasInputError, caused_by_interrupt
 
 __all__ = ["main"]
 
@@ -76,12 +78,52 @@ def _os_error_hint(err: OSError) -> tuple[int, str]:
     return 1, "check the path and rerun; files already saved were not changed"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
-    parser = build_parser()
+def _tolerant_streams() -> None:
+    """Let stdout and stderr write any text: a character the terminal's encoding lacks
+    (``PYTHONIOENCODING=ascii`` and a non-ASCII arch name) is shown escaped, not raised."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - a closed or odd stream
+                pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that the interpreter's final
+    flush does not report the same broken pipe again (Python's documented recipe)."""
     try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (captured in tests): nothing will flush it
+
+
+_OUT_OF_MEMORY = ("error: out of memory (the network or input is too large for this machine); "
+                  "use a smaller resolution, width or input, or a machine with more memory")
+
+
+def _interrupted() -> int:
+    print("error: interrupted; rerun the same command to resume where it stopped",
+          file=sys.stderr)
+    return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code.
+
+    Exit codes: 0 success, 2 bad usage or input, 1 other failures, 130 interrupted
+    (Ctrl-C, one line), 141 stdout closed by its reader (``mnas ... | head``: quiet, as
+    for any Unix tool killed by SIGPIPE).
+    """
+    _tolerant_streams()
+    try:
+        parser = build_parser()
         args = parser.parse_args(argv)
         result = args.func(args)
+        sys.stdout.flush()  # a reader that went away is noticed here, not at exit
         return int(result or 0)
     except _UsageError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -90,19 +132,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except MnasError as err:
+        if caused_by_interrupt(err):
+            return _interrupted()
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except OSError as err:
+        if caused_by_interrupt(err):
+            return _interrupted()
         code, hint = _os_error_hint(err)
         where = f"{err.filename}: " if err.filename else ""
         print(f"error: {where}{err.strerror or err}; {hint}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
-        print("error: interrupted; rerun the same command to resume where it stopped",
-              file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+        return _interrupted()
+    except MemoryError:
+        print(_OUT_OF_MEMORY, file=sys.stderr)
+        return 1
+    except RuntimeError as err:
+        if "can't allocate memory" not in str(err):  # torch's CPU allocator running out
+            raise
+        print(_OUT_OF_MEMORY, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnas._limits import check_regular_file
 from mnas.arch import Arch
 from mnas.errors import MnasError, MnasInputError
 from mnas.export._artifacts import (
@@ -181,9 +182,12 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         MnasInputError: Missing or unreadable file, or not a flat name -> tensor mapping.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MnasInputError(f"--weights {path}: no such file; pass a state_dict saved from a "
-                             "model built from this arch (.safetensors or .pt)")
+    try:
+        check_regular_file(path, what="weights file",
+                           missing_hint="pass a state_dict saved from a model built from this "
+                                        "arch (.safetensors or .pt)")
+    except MnasInputError as err:
+        raise MnasInputError(f"--weights {err}") from None
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -205,6 +209,18 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise MnasInputError(f"--weights {path}: must hold a flat mapping of names to tensors "
                              "(model.state_dict()), got something else")
+    for key, tensor in state.items():
+        if key.endswith("num_batches_tracked"):
+            continue  # BatchNorm's step counter is an integer by design
+        if not tensor.is_floating_point():
+            raise MnasInputError(
+                f"--weights {path}: tensor {key!r} is {str(tensor.dtype).removeprefix('torch.')}"
+                ", not floating point (a cast would change the network); save the model's "
+                "float weights")
+        if not bool(torch.isfinite(tensor).all()):
+            raise MnasInputError(
+                f"--weights {path}: tensor {key!r} holds NaN or infinite values; pass weights "
+                "from a run that did not diverge")
     return dict(state)
 
 

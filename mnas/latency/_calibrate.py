@@ -46,7 +46,8 @@ def fit_calibration(points: Sequence[CalibrationPoint], *, source: str = "",
     0.5) from being ignored next to large ones. With fewer than 3 points, or with
     ``intercept=False``, only the slope is fitted (``b = 0``). The weights term is
     fitted only when asked, with at least 6 points, and then every coefficient is kept
-    >= 0 (non-negative least squares): each term is a cost, and a free fit on two dozen
+    >= 0 (non-negative least squares; the slope-and-intercept fit likewise keeps
+    ``b >= 0``): each term is a cost, and a free fit on two dozen
     noisy networks traded a spurious negative intercept (-0.78 ms on this host) against
     a steeper slope, which under-predicted the smallest networks by up to 18%.
 
@@ -78,7 +79,9 @@ def fit_calibration(points: Sequence[CalibrationPoint], *, source: str = "",
     a, b = _solve(u, v, intercept and len(points) >= 3)
     c = 0.0
     if weights_term and len(points) >= 6 and all(p.mweights > 0 for p in points):
-        a, c, b = _solve_nonnegative(points, intercept)
+        fitted = _solve_nonnegative(points, intercept)
+        if fitted[0] > 0:  # a zero slope would ignore the table; keep the fit without c
+            a, c, b = fitted
     predicted = [a * p.sum_ms + c * p.mweights + b for p in points]
     errors = [abs(e) for e in percent_errors(predicted, [p.measured_ms for p in points])]
     return Calibration(a=a, b=b, c=c, n=len(points), mape=sum(errors) / len(errors),
@@ -110,4 +113,8 @@ def _solve(u: list[float], v: list[float], intercept: bool) -> tuple[float, floa
         return su / suu, 0.0
     a = (su * svv - sv * suv) / det
     b = (suu * sv - suv * su) / det
+    if b < 0 or a <= 0:
+        # Each term is a cost (a table refuses b < 0): the least-squares fit under b >= 0
+        # lies on b = 0 when the free fit's intercept is negative (the problem is convex).
+        return su / suu, 0.0
     return a, b

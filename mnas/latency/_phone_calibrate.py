@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mnas._limits import MAX_LATENCY_MS, parse_json, read_input_text
 from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration
@@ -82,17 +82,11 @@ def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
             number, or no rows; the message names the file and the row.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise MnasInputError(f"{path}: cannot read measurements ({err.strerror or err})") from None
+    text = read_input_text(path, what="measurements file",
+                           missing_hint="pass the CSV or JSON of networks you timed")
     rows: list[dict[str, Any]]
     if path.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise MnasInputError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})"
-                                 ) from None
+        data = parse_json(text, str(path))
         if isinstance(data, dict) and "measurements" in data:
             data = data["measurements"]
         if isinstance(data, dict):
@@ -112,12 +106,15 @@ def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
         name = str(_pick(row, _NAME_COLUMNS, where, "network"))
         raw = _pick(row, _MS_COLUMNS, where, "latency")
         try:
+            if isinstance(raw, bool):
+                raise TypeError(raw)
             ms = float(raw)
         except (TypeError, ValueError):
             raise MnasInputError(f"{where}: latency must be a number of ms, got {raw!r}"
                                  ) from None
-        if not (math.isfinite(ms) and ms > 0):
-            raise MnasInputError(f"{where}: latency must be a positive number of ms, got {ms!r}")
+        if not (math.isfinite(ms) and 0 < ms <= MAX_LATENCY_MS):
+            raise MnasInputError(f"{where}: latency must be a number of ms in (0, "
+                                 f"{MAX_LATENCY_MS:g}], got {raw!r}")
         out.append(Measurement(arch=name, measured_ms=ms))
     if not out:
         raise MnasInputError(f"{path}: no measurements; add rows like `arch,ms` / "

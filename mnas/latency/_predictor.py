@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from mnas._limits import MAX_LATENCY_MS
 from mnas.arch import Arch
 from mnas.errors import MissingLatencyKeyError, MnasInputError
 from mnas.latency._opkey import OpKey, op_keys
@@ -157,6 +158,11 @@ class TablePredictor(LatencyPredictor):
             value = self._cache.get(text)
             if value is None:
                 value = float(self._model.predict_ms(key))
+                if not 0 <= value <= MAX_LATENCY_MS:  # also False for NaN
+                    raise MnasInputError(
+                        f"{self.table.path or 'latency table'}: its device_model predicts "
+                        f"{value!r} ms for key {text!r}, outside [0, {MAX_LATENCY_MS:g}] ms; "
+                        "fix the device model's constants or regenerate the table")
                 self._cache[text] = value
             return BlockLatency(key=text, ms=value, source="device_model",
                                 weights=key.weights)
@@ -267,7 +273,10 @@ def resolve_target(target: str) -> LatencyTable:
         MnasInputError: Unknown target, naming the known ones and how to build a table.
     """
     candidate = Path(target)
-    if candidate.suffix == ".json" and candidate.exists():
+    if candidate.suffix == ".json" or os.sep in target or (
+            target != "host" and target not in list_targets() and candidate.exists()):
+        if not candidate.is_file():  # missing, a folder, a FIFO, a device: say which
+            return load_table(candidate)
         return _cached_table(str(candidate.resolve()), candidate.stat().st_mtime)
     if target == "host":
         name = host_target_name()

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mnas._io import atomic_write_text
+from mnas._limits import MAX_LATENCY_MS, MAX_TABLE_BYTES, parse_json, read_input_text
 from mnas.errors import MnasInputError
 
 __all__ = [
@@ -50,6 +51,22 @@ a device to itself, e.g. a pinned phone core) or its ``min_ms`` (the uncontended
 fastest of all runs of all passes, for a shared machine whose neighbours slow the median
 down by tens of percent for seconds at a time)."""
 _MISSING_KEY_POLICIES = ("error", "device_model")
+#: Largest calibration slope: a fitted slope is near 1 (0.5-2 in practice).
+_MAX_SLOPE = 1000.0
+
+
+def _number(value: Any) -> float:
+    """A JSON number as float; booleans and strings are not numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(value)
+    return float(value)
+
+
+def _integer(value: Any) -> int:
+    """A JSON integer (``3`` or ``3.0``); booleans, strings and fractions are not."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise TypeError(value)
+    return int(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,7 +265,10 @@ class LatencyTable:
             if not isinstance(kwargs.get(required), str):
                 raise bad(f"header field {required!r} must be a string, got "
                           f"{kwargs.get(required)!r}")
-        if kwargs.get("provenance", "measured") not in PROVENANCES:
+        if "provenance" not in kwargs:
+            raise bad("header field 'provenance' is missing: say whether the entries are "
+                      "'measured' or 'estimated'")
+        if kwargs.get("provenance") not in PROVENANCES:
             raise bad(f"header field 'provenance' must be one of {', '.join(PROVENANCES)}, got "
                       f"{kwargs.get('provenance')!r}")
         if kwargs.get("missing_keys", "error") not in _MISSING_KEY_POLICIES:
@@ -257,9 +277,17 @@ class LatencyTable:
         if kwargs.get("statistic", "median") not in STATISTICS:
             raise bad(f"header field 'statistic' must be one of {', '.join(STATISTICS)}, got "
                       f"{kwargs.get('statistic')!r}")
-        band = kwargs.get("error_band", 0.1)
-        if isinstance(band, bool) or not isinstance(band, int | float) or not 0 <= band < 1:
-            raise bad(f"header field 'error_band' must be a fraction in [0, 1), got {band!r}")
+        if kwargs["provenance"] == "measured" and kwargs.get("missing_keys") == "device_model":
+            raise bad("header says provenance 'measured' but missing_keys 'device_model' (keys "
+                      "not in the table are estimated, so its predictions are not all "
+                      "measured); set provenance to 'estimated'")
+        if "error_band" not in kwargs:
+            raise bad("header field 'error_band' is missing: give the expected relative error "
+                      "of a prediction, e.g. 0.1 for ±10%")
+        band = kwargs["error_band"]
+        if (isinstance(band, bool) or not isinstance(band, int | float)
+                or not 0 < band < 1):
+            raise bad(f"header field 'error_band' must be a fraction in (0, 1), got {band!r}")
         for int_field in ("threads", "batch"):
             value = kwargs.get(int_field, 1)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -275,19 +303,20 @@ class LatencyTable:
                 raise bad(f"entry {key!r} must be an object with median_ms, p90_ms, n, std_ms")
             try:
                 raw_min = value.get("min_ms")
-                entry = LatencyEntry(median_ms=float(value["median_ms"]),
-                                     p90_ms=float(value["p90_ms"]), n=int(value["n"]),
-                                     std_ms=float(value["std_ms"]),
-                                     min_ms=None if raw_min is None else float(raw_min),
-                                     passes=int(value.get("passes", 1)))
+                entry = LatencyEntry(median_ms=_number(value["median_ms"]),
+                                     p90_ms=_number(value["p90_ms"]), n=_integer(value["n"]),
+                                     std_ms=_number(value["std_ms"]),
+                                     min_ms=None if raw_min is None else _number(raw_min),
+                                     passes=_integer(value.get("passes", 1)))
             except (KeyError, TypeError, ValueError, OverflowError):
                 raise bad(f"entry {key!r} must have numeric median_ms, p90_ms, n, std_ms (and "
                           f"optionally min_ms, passes), got {dict(value)!r}") from None
             if not all(math.isfinite(v) for v in (entry.median_ms, entry.p90_ms, entry.std_ms)
-                       ) or entry.median_ms < 0:
+                       ) or not 0 <= entry.median_ms <= MAX_LATENCY_MS or entry.p90_ms < 0 \
+                    or entry.std_ms < 0 or entry.p90_ms > MAX_LATENCY_MS or entry.n < 0:
                 raise bad(f"entry {key!r} has median_ms {entry.median_ms!r}, p90_ms "
-                          f"{entry.p90_ms!r}, std_ms {entry.std_ms!r}; they must be finite, "
-                          "median_ms >= 0")
+                          f"{entry.p90_ms!r}, std_ms {entry.std_ms!r}, n {entry.n!r}; they must "
+                          f"be finite, >= 0 and at most {MAX_LATENCY_MS:g} ms")
             if entry.min_ms is not None and not (math.isfinite(entry.min_ms)
                                                  and 0 <= entry.min_ms <= entry.median_ms):
                 raise bad(f"entry {key!r} has min_ms {entry.min_ms!r}; it must be finite and "
@@ -307,15 +336,37 @@ class LatencyTable:
                 calibration = Calibration(**raw_cal)
             except TypeError as err:
                 raise bad(f"field 'calibration' is malformed ({err})") from None
-            if not all(isinstance(v, int | float) and not isinstance(v, bool)
-                       and math.isfinite(v) for v in (calibration.a, calibration.b, calibration.c)):
-                raise bad("calibration 'a', 'b' and 'c' must be finite numbers")
+            terms = {"a": calibration.a, "b": calibration.b, "c": calibration.c}
+            for name, term in terms.items():
+                if (isinstance(term, bool) or not isinstance(term, int | float)
+                        or not math.isfinite(term)):
+                    raise bad(f"calibration {name!r} must be a finite number, got {term!r}")
+            if not 0 < calibration.a <= _MAX_SLOPE:
+                raise bad(f"calibration slope 'a' must be in (0, {_MAX_SLOPE:g}], got "
+                          f"{calibration.a!r} (a slope <= 0 predicts negative latencies)")
+            for name in ("b", "c"):
+                if not 0 <= terms[name] <= MAX_LATENCY_MS:
+                    raise bad(f"calibration term {name!r} must be in [0, {MAX_LATENCY_MS:g}] ms, "
+                              f"got {terms[name]!r} (a negative term can predict negative "
+                              "latencies)")
         device_model = data.get("device_model")
         if device_model is not None and not isinstance(device_model, Mapping):
             raise bad("field 'device_model' must be an object or null")
         if header.missing_keys == "device_model" and device_model is None:
             raise bad("header says missing_keys 'device_model' but the table has no "
                       "'device_model'")
+        if header.missing_keys == "device_model":
+            from mnas.latency._device_model import load_device_model
+
+            try:
+                load_device_model(device_model)
+            except MnasInputError as err:
+                raise MnasInputError(f"{source}: {err}") from None
+        overhead = header.extra.get("call_overhead_ms", 0.0)
+        if (isinstance(overhead, bool) or not isinstance(overhead, int | float)
+                or not 0 <= overhead <= MAX_LATENCY_MS):
+            raise bad(f"header field 'call_overhead_ms' must be a number of ms >= 0, got "
+                      f"{overhead!r}")
         return cls(header=header, entries=entries, calibration=calibration,
                    device_model=dict(device_model) if device_model else None)
 
@@ -344,20 +395,11 @@ def load_table(path: str | os.PathLike[str]) -> LatencyTable:
             names the file and the problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MnasInputError(f"{path}: no such latency table; list the shipped ones in "
-                             "latency_tables/ or build one with `mnas latency build`") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MnasInputError(f"{path}: cannot read latency table ({err})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MnasInputError(
-            f"{path}: latency table is not valid JSON ({err.msg} at line {err.lineno}); the "
-            "file is corrupted: rebuild it with `mnas latency build` (it resumes) or restore "
-            "it") from None
+    text = read_input_text(path, what="latency table", limit=MAX_TABLE_BYTES,
+                           missing_hint="list the shipped ones in latency_tables/ or build one "
+                                        "with `mnas latency build`")
+    data = parse_json(text, str(path), hint="the file is corrupted: rebuild it with `mnas "
+                                            "latency build` (it resumes) or restore it")
     table = LatencyTable.from_dict(data, source=str(path))
     table.path = path
     return table

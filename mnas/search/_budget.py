@@ -55,10 +55,11 @@ def parse_budget(text: str | float | int) -> float:
         value = float(match.group("value"))
         if match.group("unit") == "s":
             value *= 1000.0
-    if not math.isfinite(value) or value <= 0:
+    if math.isnan(value) or value <= 0:
         raise MnasInputError(f"budget must be a positive latency, got {text!r}; e.g. 20ms")
-    if value > _MAX_BUDGET_MS:
-        raise MnasInputError(f"budget {text!r} is {value:g} ms, above one hour; use e.g. 20ms")
+    if value > _MAX_BUDGET_MS:  # inf included: 1e309 overflows to it
+        raise MnasInputError(f"budget {text!r} is {value:g} ms, above the one-hour bound; use "
+                             "e.g. 20ms")
     return value
 
 

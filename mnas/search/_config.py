@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ SAMPLERS = ("tpe", "random", "evolution", "nsga2")
 #: Fields that define *what* is searched; a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("target", "budget_ms", "space", "proxy", "data", "objective", "pareto",
                    "seed", "sampler", "soft_weight")
+#: Largest seed: numpy's and Optuna's samplers take 32-bit seeds.
+MAX_SEED = 2**32 - 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -78,12 +81,21 @@ class SearchConfig:
             raise MnasInputError(f"timeout must be > 0 seconds, got {self.timeout_s!r}")
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
             raise MnasInputError(f"top must be an integer >= 1, got {self.top_k!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise MnasInputError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                or not 0 <= self.seed <= MAX_SEED):
+            raise MnasInputError(f"seed must be an integer in [0, {MAX_SEED}] (2^32 - 1, what "
+                                 f"the samplers accept), got {self.seed!r}")
+        for name in ("target", "space", "proxy", "name", "runs_dir"):
+            if not isinstance(getattr(self, name), str):
+                raise MnasInputError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if (isinstance(self.budget_ms, bool) or not isinstance(self.budget_ms, int | float)
+                or not 0 < self.budget_ms < math.inf):
+            raise MnasInputError(f"budget_ms must be a positive number of ms, got "
+                                 f"{self.budget_ms!r}")
         if self.name and not _NAME_RE.match(self.name):
             raise MnasInputError(
-                f"run name {self.name!r} must be letters, digits, '.', '_' or '-' (no '/'), "
-                "at most 100 characters")
+                f"run name {self.name!r} must start with a letter or a digit, then letters, "
+                "digits, '.', '_' or '-' (no '/'), at most 100 characters")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form written to ``config.json``."""
@@ -103,7 +115,19 @@ class SearchConfig:
         unknown = sorted(set(data) - known - {"format"})
         if unknown:
             raise MnasInputError(f"{source}: unknown field(s) {', '.join(unknown)}")
-        return cls(**{k: v for k, v in data.items() if k != "format"})
+        missing = sorted(name for name in ("target", "budget_ms") if name not in data)
+        if missing:
+            raise MnasInputError(f"{source}: missing field(s) {', '.join(missing)}; the file "
+                                 "is damaged: restore it, or start a new run with another "
+                                 "--name")
+        if not isinstance(data.get("extra", {}), Mapping):
+            raise MnasInputError(f"{source}: field 'extra' must be an object")
+        try:
+            return cls(**{k: v for k, v in data.items() if k != "format"})
+        except MnasInputError as err:
+            raise MnasInputError(f"{source} (stored by an earlier run, not this command "
+                                 f"line): {err}; restore the file, or start a new run with "
+                                 "another --name") from None
 
     def identity(self) -> dict[str, Any]:
         """The fields a resumed run must share with the stored one."""

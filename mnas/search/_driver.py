@@ -30,12 +30,13 @@ import datetime as _dt
 import fcntl
 import functools
 import json
+import logging
 import math
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,13 @@ from typing import Any
 import optuna
 
 from mnas._io import atomic_write_json
+from mnas._limits import load_json_file
 from mnas.accuracy import estimator_for_space
-from mnas.errors import MnasInputError
+from mnas.errors import MnasInputError, caused_by_interrupt
 from mnas.latency import TablePredictor, resolve_target
 from mnas.search._budget import Fastest, fastest_arch
 from mnas.search._config import SearchConfig, default_run_name
+from mnas.search._inputs import check_inputs, input_hashes
 from mnas.search._objective import (
     SearchContext,
     default_proxy_name,
@@ -92,6 +95,33 @@ class SearchResult:
     elapsed_s: float
     fastest: Fastest
     resumed: bool
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drops Optuna's two warnings about a trial stopped by Ctrl-C ("Trial N failed with
+    parameters ... KeyboardInterrupt" with its traceback, then "Trial N failed with value
+    None"): Ctrl-C is not a failure of the trial, and the CLI says in one line what
+    happened. Every other warning passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._interrupted: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else record.exc_info
+        words = str(record.msg).split()
+        trial = words[1] if len(words) > 1 and words[0] == "Trial" else None
+        if isinstance(exc, BaseException) and caused_by_interrupt(exc):
+            if trial is not None:
+                self._interrupted.add(trial)
+            return False
+        if trial in self._interrupted and "failed with value" in str(record.msg):
+            self._interrupted.discard(trial)
+            return False
+        return True
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_NoInterruptTraceback())
 
 
 def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
@@ -202,6 +232,32 @@ def _drop_torn_tail(journal: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _damaged_journal(journal: Path, err: Exception) -> MnasInputError:
+    """The error for a journal Optuna cannot replay, naming the first line that is not a
+    record (the fix differs: a bad last line can go, a bad middle line hides what follows)."""
+    bad, total = None, 0
+    try:
+        with open(journal, "rb") as handle:
+            for total, line in enumerate(handle, start=1):
+                if bad is None:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        record = None
+                    if not isinstance(record, dict) or not line.endswith(b"\n"):
+                        bad = total
+    except OSError:
+        pass
+    if bad is not None and bad < total:
+        return MnasInputError(
+            f"{journal} is damaged: line {bad} of {total} is not a journal record, so the "
+            "trials after it cannot be read; restore the file from a backup, or start over "
+            "with another --name")
+    where = f"its last line ({bad})" if bad is not None else "it"
+    return MnasInputError(f"{journal} is damaged ({err}); delete {where} to resume from the "
+                          "records before it, or start over with another --name")
+
+
 def load_study(run_dir: Path, config: SearchConfig | None = None) -> optuna.Study:
     """Open the study of a run folder (read-only use: no sampler state matters).
 
@@ -216,8 +272,7 @@ def load_study(run_dir: Path, config: SearchConfig | None = None) -> optuna.Stud
         return optuna.load_study(study_name=STUDY_NAME, storage=open_storage(run_dir),
                                  sampler=sampler)
     except ValueError as err:
-        raise MnasInputError(f"{run_dir / STUDY_FILE} is damaged ({err}); delete its last "
-                             "line, or start over with another --name") from None
+        raise _damaged_journal(run_dir / STUDY_FILE, err) from None
 
 
 @contextlib.contextmanager
@@ -287,18 +342,34 @@ def prepare(config: SearchConfig) -> tuple[SearchConfig, SearchSpace, TablePredi
     return config, space, predictor, fastest
 
 
-def stored_config(run_dir: Path, config: SearchConfig) -> SearchConfig | None:
+def stored_config(run_dir: Path, config: SearchConfig,
+                  inputs: Mapping[str, str] | None = None) -> SearchConfig | None:
     """The config of the search already in ``run_dir`` (None when there is none).
 
     Both backends call it before touching a run folder.
 
+    Args:
+        run_dir: The run folder.
+        config: This invocation's settings.
+        inputs: :func:`~mnas.search._inputs.input_hashes` of this invocation, compared
+            with the stored ones (runs from before hashes were stored have none).
+
     Raises:
-        MnasInputError: The stored search has other settings than ``config``.
+        MnasInputError: ``config.json`` is damaged, or the stored search has other
+            settings or other input contents than this one.
     """
     config_path = run_dir / "config.json"
-    if not config_path.exists():
+    if not (config_path.exists() or config_path.is_symlink()):
+        if (run_dir / STUDY_FILE).exists():
+            raise MnasInputError(
+                f"run folder {run_dir} has a {STUDY_FILE} but no config.json, so what its "
+                "trials were scored under is unknown; restore config.json, or start a new run "
+                "with another --name")
         return None
-    stored = SearchConfig.from_dict(json.loads(config_path.read_text()), source=str(config_path))
+    damaged = ("the run folder's settings are damaged: restore config.json, or start a new "
+               "run with another --name")
+    data = load_json_file(config_path, what="run config", missing_hint=damaged, hint=damaged)
+    stored = SearchConfig.from_dict(data, source=str(config_path))
     mismatch = {k: (v, config.identity()[k]) for k, v in stored.identity().items()
                 if v != config.identity()[k]}
     if mismatch:
@@ -306,6 +377,9 @@ def stored_config(run_dir: Path, config: SearchConfig) -> SearchConfig | None:
         raise MnasInputError(
             f"run folder {run_dir} holds a search with other settings ({what}); rerun with "
             "the stored settings to resume it, or pick another --name")
+    stored_inputs = stored.extra.get("inputs")
+    if inputs is not None and isinstance(stored_inputs, Mapping):
+        check_inputs(stored_inputs, inputs, run_dir=run_dir)
     return stored
 
 
@@ -334,10 +408,11 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
     if proxy is None:
         proxy = make_proxy(config.proxy, data=config.data, seed=config.seed)
     run_dir = Path(config.runs_dir) / config.name
-    stored = stored_config(run_dir, config)
+    inputs = input_hashes(space=space, table=predictor.table, proxy=config.proxy)
+    stored = stored_config(run_dir, config, inputs)
     resumed = stored is not None
     if stored is not None:
-        config = config.replace(extra=stored.extra)
+        config = config.replace(extra={**stored.extra, "inputs": inputs})
     else:
         header = predictor.table.header
         config = config.replace(extra={
@@ -352,6 +427,7 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
             "fastest": {"latency_ms": fastest.latency_ms, "params": fastest.params},
             **dict(zip(("estimator_name", "estimator"), estimator_for_space(proxy, space),
                        strict=True)),
+            "inputs": inputs,
         })
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):
@@ -366,8 +442,7 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
             durable = optuna.create_study(storage=open_storage(run_dir), study_name=STUDY_NAME,
                                           directions=directions, load_if_exists=True)
         except ValueError as err:
-            raise MnasInputError(f"{run_dir / STUDY_FILE} is damaged ({err}); delete its last "
-                                 "line, or start over with another --name") from None
+            raise _damaged_journal(run_dir / STUDY_FILE, err) from None
         _fail_stale_trials(durable)
         # Trials run in memory; each finished trial is appended to the journal as one line.
         study = optuna.create_study(directions=directions, sampler=make_sampler(config))
@@ -400,7 +475,9 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
                 try:
                     study.optimize(func, n_trials=remaining, timeout=timeout,
                                    callbacks=callbacks, gc_after_trial=False)
-                except KeyboardInterrupt:
+                except BaseException as exc:
+                    if not caused_by_interrupt(exc):
+                        raise
                     interrupted = True  # write the folder from what finished, then re-raise
         trials = study.get_trials(deepcopy=False, states=finished_states)
         ranked = rank_candidates(trials, space, config)

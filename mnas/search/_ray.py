@@ -59,6 +59,7 @@ from mnas.search._driver import (
     prepare,
     stored_config,
 )
+from mnas.search._inputs import input_hashes
 from mnas.search._outputs import rank_candidates, write_outputs, write_zoo
 from mnas.search._trainable import (
     LATENCY_METRIC,
@@ -490,7 +491,8 @@ def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool 
     config, space, predictor, fastest = prepare(config)
     run_dir = Path(config.runs_dir) / config.name
     tune_dir = run_dir / TUNE_DIR
-    stored = stored_config(run_dir, config)
+    inputs = input_hashes(space=space, table=predictor.table, proxy=config.proxy)
+    stored = stored_config(run_dir, config, inputs)
     if stored is not None and (run_dir / STUDY_FILE).exists() and not tune_dir.exists():
         raise MnasInputError(
             f"run folder {run_dir} belongs to a search of the optuna backend; continue it "
@@ -515,12 +517,13 @@ def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool 
             raise MnasInputError("--scheduler asha ranks trials on one metric and cannot be "
                                  "combined with --pareto; use --scheduler fifo")
     if stored is not None:
-        config = config.replace(extra=stored.extra)
+        config = config.replace(extra={**stored.extra, "inputs": inputs})
     else:
         config = config.replace(extra={
             **_provenance(config, predictor, space, fastest, options, command),
             **dict(zip(("estimator_name", "estimator"),
-                       estimator_for_space(driver_proxy, space), strict=True))})
+                       estimator_for_space(driver_proxy, space), strict=True)),
+            "inputs": inputs})
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(run_dir):
         atomic_write_json(run_dir / "config.json", config.to_dict())

@@ -7,9 +7,11 @@ runs/NAME`` can redo it at any time without touching the study.
 
 from __future__ import annotations
 
-import json
+import csv
 from pathlib import Path
+
 from mnas._io import atomic_write_text
+from mnas._limits import load_json_file
 from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 from mnas.latency import Estimate, TablePredictor, resolve_target
@@ -28,7 +30,11 @@ def _m(value: int | None) -> str:
 
 
 def _float(text: str | None) -> float | None:
-    return float(text) if text not in (None, "") else None
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        raise MnasInputError(f"a run folder CSV holds {text!r} where a number belongs; rerun "
+                             "the search command to rewrite its files") from None
 
 
 def _provenance_line(predictor: TablePredictor) -> str:
@@ -75,28 +81,45 @@ def _block_table(arch: Arch, estimate: Estimate, predictor: TablePredictor,
     return lines
 
 
+def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a run folder's CSV, refusing one that lacks a column the report reads."""
+    from mnas.search._outputs import read_csv
+
+    try:
+        rows = read_csv(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise MnasInputError(f"{path}: cannot read it ({err}); rerun the search command to "
+                             "rewrite the run folder's files") from None
+    for i, row in enumerate(rows, start=2):
+        missing = [c for c in columns if row.get(c) is None]
+        if missing:
+            raise MnasInputError(
+                f"{path}: line {i} has no {', '.join(repr(c) for c in missing)} column; the "
+                "file was edited or cut short: rerun the search command to rewrite it")
+    return rows
+
+
 def render_report(run_dir: str | Path) -> Path:
     """(Re)write ``run_dir/report.md`` from the run folder's files.
 
     Raises:
         MnasInputError: ``run_dir`` is not a run folder.
     """
-    from mnas.search._outputs import arch_costs, read_csv
+    from mnas.search._outputs import arch_costs
 
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
-    if not config_path.exists():
+    if not (config_path.exists() or config_path.is_symlink()):
         raise MnasInputError(f"{run_dir} is not a run folder (no config.json); pass a folder "
                              "written by `mnas search`, e.g. runs/pixel4-20ms")
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise MnasInputError(f"{config_path}: not valid JSON ({err.msg})") from None
+    data = load_json_file(config_path, what="run config",
+                          hint="restore it, or rerun the search with another --name")
     config = SearchConfig.from_dict(data, source=str(config_path))
     predictor = TablePredictor(resolve_target(config.target), space_hint=config.space)
     space = load_space(config.space)
-    trials = read_csv(run_dir / "trials.csv")
-    zoo = read_csv(run_dir / "zoo.csv")
+    trials = _rows(run_dir / "trials.csv", ("state", "arch_hash", "feasible"))
+    zoo = _rows(run_dir / "zoo.csv", ("name", "latency_ms", "fits", "score", "params", "macs",
+                                      "note"))
     tops = sorted((run_dir / "top").glob("rank_*.json"))
     archs = [load_arch(p) for p in tops]
     prov = _provenance_line(predictor)

@@ -8,6 +8,9 @@ from typing import Any
 
 import yaml
 
+from mnas._limits import (MAX_BLOCKS, MAX_CHANNELS, MAX_CHOICES, MAX_CLASSES, MAX_KERNEL,
+                          MAX_REPEATS, MAX_RESOLUTION, MAX_SPACE_LOG10, MAX_STAGES, MAX_STRIDE,
+                          load_yaml_text, read_input_text)
 from mnas.arch import ACTIVATIONS, HEAD_TYPES, SE_GATES, SE_REDUCE_FROM, Head, Stem
 from mnas.errors import MnasInputError
 from mnas.spaces._space import FixedBlock, OpChoice, SearchSpace, StageSpec
@@ -64,9 +67,11 @@ class _Checker:
             return default
         return data[key]
 
-    def int_(self, value: Any, path: str, minimum: int = 1) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(path, value, f"an integer >= {minimum}")
+    def int_(self, value: Any, path: str, minimum: int = 1, maximum: int | None = None) -> int:
+        if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+                or (maximum is not None and value > maximum)):
+            raise self.fail(path, value, f"an integer >= {minimum}" if maximum is None
+                            else f"an integer in [{minimum}, {maximum}]")
         return value
 
     def number(self, value: Any, path: str, low: float, high: float) -> float:
@@ -83,6 +88,8 @@ class _Checker:
         items = value if isinstance(value, list) else [value]
         if not items:
             raise self.fail(path, value, "a non-empty list of choices")
+        if len(items) > MAX_CHOICES:
+            raise self.fail(path, f"<{len(items)} choices>", f"at most {MAX_CHOICES} choices")
         result = tuple(item_check(item, f"{path}[{i}]") for i, item in enumerate(items))
         if len(set(result)) != len(result):
             raise self.fail(path, value, "a list without duplicates")
@@ -120,7 +127,7 @@ def space_from_dict(data: Any, *, source: str = "space",
         raise ck.fail("name", name, "a non-empty string")
 
     def kernel_check(v: Any, p: str) -> int:
-        k = ck.int_(v, p)
+        k = ck.int_(v, p, maximum=MAX_KERNEL)
         if k % 2 == 0:
             raise ck.fail(p, v, "an odd integer")
         return k
@@ -134,15 +141,17 @@ def space_from_dict(data: Any, *, source: str = "space",
         return v
 
     resolutions = ck.choices(ck.get(top, "resolution", "resolution"), "resolution",
-                             lambda v, p: ck.int_(v, p, 8))
+                             lambda v, p: ck.int_(v, p, 8, MAX_RESOLUTION))
     widths = ck.choices(ck.get(top, "width", "width", [1.0]), "width",
                         lambda v, p: ck.number(v, p, 0.05, 4.0))
-    num_classes = ck.int_(ck.get(top, "num_classes", "num_classes", 1000), "num_classes")
+    num_classes = ck.int_(ck.get(top, "num_classes", "num_classes", 1000), "num_classes",
+                          maximum=MAX_CLASSES)
 
     stem_d = ck.mapping(ck.get(top, "stem", "stem"), "stem", ("channels", "kernel", "stride", "act"))
-    stem = Stem(channels=ck.int_(ck.get(stem_d, "channels", "stem.channels"), "stem.channels"),
+    stem = Stem(channels=ck.int_(ck.get(stem_d, "channels", "stem.channels"), "stem.channels",
+                                 maximum=MAX_CHANNELS),
                 kernel=kernel_check(stem_d.get("kernel", 3), "stem.kernel"),
-                stride=ck.int_(stem_d.get("stride", 2), "stem.stride"),
+                stride=ck.int_(stem_d.get("stride", 2), "stem.stride", maximum=MAX_STRIDE),
                 act=act_check(stem_d.get("act", "relu"), "stem.act"))
 
     se_d = ck.mapping(top.get("se", {}), "se", ("ratio", "gate", "reduce_from", "act"))
@@ -151,15 +160,18 @@ def space_from_dict(data: Any, *, source: str = "space",
     def fixed(items: Any, path: str) -> tuple[FixedBlock, ...]:
         if not isinstance(items, list):
             raise ck.fail(path, items, "a list of blocks")
+        if len(items) > MAX_BLOCKS:
+            raise ck.fail(path, f"<{len(items)} blocks>", f"at most {MAX_BLOCKS} blocks")
         out = []
         for i, item in enumerate(items):
             p = f"{path}[{i}]"
             d = ck.mapping(item, p, _FIXED_FIELDS)
             out.append(FixedBlock(
                 type=ck.choice(d.get("type", "cn"), f"{p}.type", ("ir", "ds", "dsa", "cn")),
-                channels=ck.int_(ck.get(d, "channels", f"{p}.channels"), f"{p}.channels"),
+                channels=ck.int_(ck.get(d, "channels", f"{p}.channels"), f"{p}.channels",
+                                 maximum=MAX_CHANNELS),
                 kernel=kernel_check(d.get("kernel", 1), f"{p}.kernel"),
-                stride=ck.int_(d.get("stride", 1), f"{p}.stride"),
+                stride=ck.int_(d.get("stride", 1), f"{p}.stride", maximum=MAX_STRIDE),
                 act=act_check(d.get("act", stem.act), f"{p}.act"),
                 expansion=ck.number(d.get("expansion", 1.0), f"{p}.expansion", 1.0, 16.0),
                 se=bool_check(d.get("se", False), f"{p}.se"),
@@ -170,6 +182,9 @@ def space_from_dict(data: Any, *, source: str = "space",
     raw_stages = ck.get(top, "stages", "stages")
     if not isinstance(raw_stages, list) or not raw_stages:
         raise ck.fail("stages", raw_stages, "a non-empty list of stages")
+    if len(raw_stages) > MAX_STAGES:
+        raise ck.fail("stages", f"<{len(raw_stages)} stages>", f"at most {MAX_STAGES} stages")
+
     def op_check(v: Any, p: str) -> OpChoice:
         if v == "identity":
             return OpChoice(label="identity", identity=True)
@@ -190,9 +205,10 @@ def space_from_dict(data: Any, *, source: str = "space",
         stages.append(StageSpec(
             type=stage_type,
             channels=ck.choices(ck.get(d, "channels", f"{p}.channels"), f"{p}.channels",
-                                lambda v, q: ck.int_(v, q)),
-            stride=ck.int_(d.get("stride", 1), f"{p}.stride"),
-            depth=ck.choices(d.get("depth", [1]), f"{p}.depth", lambda v, q: ck.int_(v, q)),
+                                lambda v, q: ck.int_(v, q, maximum=MAX_CHANNELS)),
+            stride=ck.int_(d.get("stride", 1), f"{p}.stride", maximum=MAX_STRIDE),
+            depth=ck.choices(d.get("depth", [1]), f"{p}.depth",
+                             lambda v, q: ck.int_(v, q, maximum=MAX_REPEATS)),
             kernel=ck.choices(d.get("kernel", [3]), f"{p}.kernel", kernel_check),
             expansion=ck.choices(d.get("expansion", [6] if stage_type == "ir" else [1]),
                                  f"{p}.expansion", lambda v, q: ck.number(v, q, 1.0, 16.0)),
@@ -204,7 +220,7 @@ def space_from_dict(data: Any, *, source: str = "space",
                         ("type", "channels", "hidden", "act", "dropout", "scale_with_width"))
 
     def optional_int(value: Any, path: str) -> int | None:
-        return None if value is None else ck.int_(value, path)
+        return None if value is None else ck.int_(value, path, maximum=MAX_CHANNELS)
 
     head = Head(type=ck.choice(head_d.get("type", "conv_bn_act_pool"), "head.type", HEAD_TYPES),
                 channels=optional_int(head_d.get("channels"), "head.channels"),
@@ -214,7 +230,7 @@ def space_from_dict(data: Any, *, source: str = "space",
     description = top.get("description", "")
     if not isinstance(description, str):
         raise ck.fail("description", description, "a string")
-    return SearchSpace(
+    space = SearchSpace(
         name=name, description=description.strip(), resolutions=resolutions, widths=widths,
         num_classes=num_classes, stem=stem, stages=tuple(stages),
         before=fixed(top.get("before", []), "before"), after=fixed(top.get("after", []), "after"),
@@ -227,6 +243,39 @@ def space_from_dict(data: Any, *, source: str = "space",
         se_act=act_check(se_d.get("act", "relu"), "se.act"),
         bn_eps=ck.number(bn_d.get("eps", 1e-5), "bn.eps", 1e-12, 0.5),
         bn_momentum=ck.number(bn_d.get("momentum", 0.1), "bn.momentum", 1e-6, 1.0))
+    _check_size(ck, space)
+    return space
+
+
+def _check_size(ck: _Checker, space: SearchSpace) -> None:
+    """Refuse a space whose largest network or whose count of networks is over the bounds."""
+    width = max(space.widths)
+    deepest = (len(space.before) + len(space.after)
+               + sum(max(stage.depth) for stage in space.stages))
+    if deepest > MAX_BLOCKS:
+        raise ck.fail("stages", f"<{deepest} blocks at the largest depths>",
+                      f"at most {MAX_BLOCKS} blocks in one network")
+    for i, stage in enumerate(space.stages):
+        widest = max(stage.channels) * width * (max(stage.expansion) if stage.type == "ir"
+                                                else 1.0)
+        if widest > MAX_CHANNELS:
+            raise ck.fail(f"stages[{i}].channels", max(stage.channels),
+                          f"at most {MAX_CHANNELS} channels after the width multiplier "
+                          f"{width:g} and expansion (got {widest:g})")
+    fixed = [("stem.channels", space.stem.channels)]
+    fixed += [(f"{where}[{i}].channels", block.channels * block.expansion)
+              for where, blocks in (("before", space.before), ("after", space.after))
+              for i, block in enumerate(blocks)]
+    fixed += [(f"head.{name}", value) for name in ("channels", "hidden")
+              if (value := getattr(space.head, name)) is not None]
+    for path, channels in fixed:
+        if channels * width > MAX_CHANNELS:
+            raise ck.fail(path, channels, f"at most {MAX_CHANNELS} channels after the width "
+                          f"multiplier {width:g} (and expansion)")
+    log10 = space.log10_size()
+    if log10 > MAX_SPACE_LOG10:
+        raise ck.fail("stages", f"<10^{log10:.0f} architectures>",
+                      f"a space of at most 10^{MAX_SPACE_LOG10:.0f} architectures")
 
 
 def load_space(name_or_path: str | os.PathLike[str]) -> SearchSpace:
@@ -245,19 +294,8 @@ def load_space(name_or_path: str | os.PathLike[str]) -> SearchSpace:
                 f"unknown search space {text_name!r}; use one of "
                 f"{', '.join(list_spaces())} or a path to a space YAML file")
         path = candidate
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MnasInputError(f"{path}: no such search-space file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MnasInputError(f"{path}: cannot read search-space file ({err})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise MnasInputError(f"{path}{where}: malformed YAML ({problem}); fix the file") from None
+    text = read_input_text(path, what="search-space file",
+                           missing_hint="pass an existing YAML file or a shipped space name")
+    data, node = load_yaml_text(text, str(path))
     lines = _line_index(node) if node is not None else {}
     return space_from_dict(data, source=str(path), lines=lines)

@@ -140,8 +140,9 @@ def _doc(**changes) -> dict:
 
 @pytest.mark.parametrize("changes,fragment", [
     ({"format": "mnas-arch/2"}, "field 'format' must be \"mnas-arch/1\""),
-    ({"resolution": "224"}, "field 'resolution' must be an integer >= 1, got '224'"),
-    ({"stem": {"channels": -16, "stride": 2}}, "field 'stem.channels' must be an integer >= 1"),
+    ({"resolution": "224"}, "field 'resolution' must be an integer in [1, 2048], got '224'"),
+    ({"stem": {"channels": -16, "stride": 2}},
+     "field 'stem.channels' must be an integer in [1, 8192]"),
     ({"blocks": [["ir_r1_k3_s1_e6_c16_xx"]]}, "unknown option 'xx'"),
     ({"blocks": []}, "field 'blocks' must be a non-empty list"),
     ({"head": {"type": "pool"}}, "field 'head.type'"),

@@ -70,3 +70,23 @@ def test_unexpressible_mid_is_an_error():
                   stride=1, act="relu", skip=True)
     with pytest.raises(MnasInputError, match="cannot be written as an 'e' token"):
         format_token(block)
+
+
+
+@pytest.mark.parametrize(("at_bound", "over_bound"), [
+    ("ir_r64_k3_s1_e6_c16", "ir_r65_k3_s1_e6_c16"),
+    ("ir_r1_k15_s1_e6_c16", "ir_r1_k17_s1_e6_c16"),
+    ("ir_r1_k3_s8_e6_c16", "ir_r1_k3_s9_e6_c16"),
+    ("ir_r1_k3_s1_e32_c16", "ir_r1_k3_s1_e32.5_c16"),
+    ("ds_r1_k3_s1_c8192", "ds_r1_k3_s1_c8193"),
+])
+def test_token_bounds_both_sides(at_bound: str, over_bound: str) -> None:
+    parse_token(at_bound)
+    with pytest.raises(MnasInputError, match="over the bound"):
+        parse_token(over_bound)
+
+
+def test_token_length_bound() -> None:
+    parse_token("ir_r1_k3_s1_e1.5555555555555555_c16_se0.5555555555555555_nhs_noskip")
+    with pytest.raises(MnasInputError, match="201 characters long, over the bound of 200"):
+        parse_token("ir_r1_k3_s1_e6_c16_" + "x" * 182)

@@ -80,13 +80,13 @@ def test_min_entries_round_trip_and_drive_the_prediction(tmp_path: Path) -> None
         table.entries[str(key)] = LatencyEntry(median_ms=0.2 + i / 100, p90_ms=0.3, n=50,
                                                std_ms=0.01, min_ms=0.1 + i / 100, passes=2)
     table.header = replace(table.header, statistic="min")
-    table.calibration = Calibration(a=1.1, b=-0.2, c=0.5, n=24)
+    table.calibration = Calibration(a=1.1, b=0.2, c=0.5, n=24)
     again = load_table(table.save(tmp_path / "t.json"))
     assert again.entries == table.entries and again.header.statistic == "min"
     assert again.calibration == table.calibration
     # identical blocks share a key (and so its entry)
     expected = (1.1 * sum(table.entries[str(k)].min_ms for k in keys)
-                + 0.5 * sum(k.weights for k in keys) / 1e6 - 0.2)
+                + 0.5 * sum(k.weights for k in keys) / 1e6 + 0.2)
     predictor = TablePredictor(again)
     assert predictor.predict_ms(arch) == pytest.approx(expected)
     assert predictor.predict(arch).latency_ms == pytest.approx(expected)
