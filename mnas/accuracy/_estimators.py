@@ -254,4 +254,6 @@ def estimator_for_space(estimator: AccuracyProxy, space: SearchSpace) -> tuple[s
     if isinstance(estimator, ModelEstimator | DefaultEstimator):
         model = estimator.estimator_of(space.random_arch(random.Random(0)))
         return model.name, model.describe()
-    return estimator.name, estimator.describe()
+    name = str(getattr(estimator, "name", "") or type(estimator).__name__)
+    describe = getattr(estimator, "describe", None)  # a duck-typed proxy passed by a caller
+    return name, describe() if callable(describe) else name

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnas.proxies import AccuracyProxy
+
 __all__ = [
     "META_KEY",
     "score_arch",
@@ -225,11 +227,12 @@ def mnas_trainable(config: dict[str, Any], *, payload: TrainablePayload) -> None
                        epochs=1, curve=[]))
 
 
-class SyntheticTrainingProxy:
+class SyntheticTrainingProxy(AccuracyProxy):
     """A deterministic stand-in for a training proxy: real compute, synthetic curves.
 
     For tests and benchmarks of the Ray backend when no dataset-training proxy is
-    wanted. It is **not** an accuracy proxy and is not in the proxy registry. Per
+    wanted. It meets the proxy contract but measures no accuracy, and is not in the
+    proxy registry. Per
     epoch it runs ``steps`` SGD steps of the real network on seeded random images at
     ``resolution`` (the CPU cost grows with the architecture, like real training),
     then reports the accuracy of a saturating curve whose ceiling grows with
