@@ -402,7 +402,8 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
     state = load_weights(weights) if isinstance(weights, str | os.PathLike) else weights
     model = reference_model(arch, state)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".export", dir=path.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".export",
+                                    dir=path.parent.resolve()))  # absolute: the check runs elsewhere
     try:
         main = staging / path.name
         request: dict[str, Any] = {"format": format, "path": str(main)}
@@ -444,7 +445,8 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
                             f"{diff:.3g} (max abs, tolerance {TOLERANCE:g}); it was not written")
         latency = None
         if fresh.median_ms is not None:
-            predicted_ms, predicted = predicted_host_latency(arch)
+            predicted_ms, predicted = predicted_host_latency(
+                arch, "litert" if format == "tflite" else "onnxruntime")
             latency = HostLatency(measured_ms=fresh.median_ms, runtime=str(fresh.runtime),
                                   repeats=fresh.repeats, predicted_ms=predicted_ms,
                                   predicted=predicted)

@@ -59,6 +59,7 @@ def run_in_fresh_process(request: dict[str, Any], batch: Any, workdir: Path) -> 
 
     from mnas.errors import MnasError
 
+    workdir = Path(workdir).resolve()  # the child runs in it: relative paths would break
     request = dict(request)
     request["input"] = str(workdir / "input.safetensors")
     request["output"] = str(workdir / "output.safetensors")

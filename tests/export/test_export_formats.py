@@ -159,13 +159,15 @@ def test_mobilenet_v3_small_tflite_runs_in_litert(tmp_path: Path) -> None:
 
     arch = get_arch("mobilenet_v3_small")
     out = tmp_path / "m.tflite"
-    result = export(arch, format="tflite", path=out)
+    weights = trained_like_weights(arch)
+    result = export(arch, format="tflite", path=out, weights=weights)
     assert result.max_abs_diff <= TOLERANCE and result.host_latency is not None
+    assert "litert" in result.host_latency.runtime
     interpreter = Interpreter(model_path=str(out), num_threads=1)
     interpreter.allocate_tensors()
     batch = check_batch(arch)
     with torch.no_grad():
-        expected = reference_model(arch)(batch)
+        expected = reference_model(arch, weights)(batch)
     outs = []
     for image in batch:
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None].numpy())
