@@ -402,8 +402,9 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
     state = load_weights(weights) if isinstance(weights, str | os.PathLike) else weights
     model = reference_model(arch, state)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # absolute: the fresh-process check runs in another working directory
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".export",
-                                    dir=path.parent.resolve()))  # absolute: the check runs elsewhere
+                                    dir=path.parent.resolve()))
     try:
         main = staging / path.name
         request: dict[str, Any] = {"format": format, "path": str(main)}

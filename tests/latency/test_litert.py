@@ -6,7 +6,7 @@ the tests that convert are ``slow`` and skip without the extra: run them with
 
     .venv/bin/pip install -e '.[dev,litert]'
     .venv/bin/python -m pytest -m slow tests/latency/test_litert.py tests/latency/test_android.py \
-        tests/export/test_export_formats.py -k "litert or tflite"
+        tests/export/test_export_formats.py -k "(litert or tflite) and not zoo"
 
 The one-line errors without the extra run in the default suite.
 """
