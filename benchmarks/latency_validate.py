@@ -11,6 +11,12 @@ computed on the networks' medians, for reference) to ``--out``.
 
     .venv/bin/python benchmarks/latency_validate.py [--target host] [--samples 30] [--seed 0]
 
+``--compare-runner onnxruntime`` also times the same networks with that host runtime
+right after each session (same rounds and statistic) and reports, per network, the
+ratio of the table's runtime to it, and how well each ranks the other (Kendall tau):
+e.g. the LiteRT table (``--target host-amd-epyc-litert-1t --space mobilenetv1``)
+against onnxruntime.
+
 Reported in benchmarks/RESULTS-latency.md.
 """
 
@@ -20,18 +26,21 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 
 from mnas.latency import cpu_model, resolve_target
-from mnas.latency._builder import BuildSettings
+from mnas.latency._builder import BuildSettings, time_networks
 from mnas.latency._validate import (
     ValidationReport,
     accuracy,
+    kendall_tau,
     reference_archs,
     validate_table,
     validation_archs,
 )
+from mnas.latency.runners import make_host_runner
 from mnas.spaces import load_space
 
 
@@ -43,6 +52,22 @@ def _line(name: str, m: dict[str, float]) -> str:
 def _headline(report: ValidationReport) -> dict[str, float]:
     return {"mape": report.mape, "within_10pct": report.within_10pct,
             "kendall_tau": report.kendall_tau, "max_abs_pct_err": report.max_abs_pct_err}
+
+
+def _compare(runner: str, reports: list[ValidationReport], compared: list[list[float]]
+             ) -> dict[str, object]:
+    """Per session: this table's runtime over ``runner`` per network, and rank agreement."""
+    sessions = []
+    for report, other in zip(reports, compared, strict=True):
+        ratios = sorted(r.measured_ms / o for r, o in zip(report.rows, other, strict=True))
+        sessions.append({
+            "measured_ms": other, "ratios": [r.measured_ms / o for r, o in
+                                             zip(report.rows, other, strict=True)],
+            "ratio_median": statistics.median(ratios), "ratio_min": ratios[0],
+            "ratio_max": ratios[-1],
+            "tau_measured": kendall_tau([r.measured_ms for r in report.rows], other),
+            "tau_predicted": kendall_tau([r.predicted_ms for r in report.rows], other)})
+    return {"runner": runner, "sessions": sessions}
 
 
 def main() -> None:
@@ -57,6 +82,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2,
                         help="independent measurements of the same networks; the second "
                              "shows how well the measurement repeats itself")
+    parser.add_argument("--compare-runner", default=None,
+                        help="also time the networks with this host runtime after each session")
     parser.add_argument("--out", default="benchmarks/results/latency_validate.json")
     args = parser.parse_args()
     table = resolve_target(args.target)
@@ -66,12 +93,20 @@ def main() -> None:
     load_before = os.getloadavg()
     start = time.monotonic()
     settings = BuildSettings(network_repeats=args.repeats, network_rounds=args.rounds)
-    reports = [validate_table(table, archs, settings=settings, references=references,
-                              extra_settings={"space": space.name, "seed": args.seed,
-                                              "samples": args.samples})
-               for _ in range(max(1, args.sessions))]
+    reports = []
+    compared: list[list[float]] = []
+    for _ in range(max(1, args.sessions)):
+        reports.append(validate_table(table, archs, settings=settings, references=references,
+                                      extra_settings={"space": space.name, "seed": args.seed,
+                                                      "samples": args.samples}))
+        if args.compare_runner:
+            other = make_host_runner(args.compare_runner, threads=table.header.threads)
+            compared.append([t.timing.value(table.header.statistic)
+                             for t in time_networks(other, archs, settings=settings)])
     report = reports[0]
     data = report.to_dict()
+    if compared:
+        data["compare"] = _compare(args.compare_runner, reports, compared)
     # the same predictions against each network's median run, to show what the statistic does
     data["against_median_runs"] = accuracy([r.predicted_ms for r in report.rows],
                                            [r.median_ms for r in report.rows])
@@ -99,6 +134,13 @@ def main() -> None:
                         session.scaled))
     for index, session in enumerate(data["further_sessions"], start=2):
         print(_line(f"session {index}'s measurements vs session 1's", session["repeatability"]))
+    if compared:
+        for index, session in enumerate(data["compare"]["sessions"], start=1):
+            print(f"session {index}: {table.header.runtime} / {args.compare_runner} per network: "
+                  f"median {session['ratio_median']:.3f}, range {session['ratio_min']:.3f}-"
+                  f"{session['ratio_max']:.3f}; Kendall tau measured vs measured "
+                  f"{session['tau_measured']:.3f}, table predictions vs {args.compare_runner} "
+                  f"measured {session['tau_predicted']:.3f}")
     spreads = sorted(r.spread for r in report.rows)
     print(_line("session 1 against the networks' median runs", data["against_median_runs"])
           + f"; machine speed spread over the rounds: median {spreads[len(spreads) // 2]:.2f}x, "

@@ -10,7 +10,8 @@ from mnas.errors import MnasInputError
 
 __all__ = ["register", "resolve_source"]
 
-_FORMATS = ("pytorch", "torchvision", "timm", "state_dict", "torchscript", "onnx", "executorch")
+_FORMATS = ("pytorch", "torchvision", "timm", "state_dict", "torchscript", "onnx", "executorch",
+            "tflite")
 
 
 def resolve_source(source: str, rank: int | None = None) -> Arch:
@@ -79,11 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add ``mnas export`` to the CLI."""
     parser = subparsers.add_parser(
         "export", help="write an architecture as PyTorch/torchvision/timm source, "
-                       "state_dict, TorchScript, ONNX or ExecuTorch, checked",
+                       "state_dict, TorchScript, ONNX, ExecuTorch or LiteRT, checked",
         description="Write an architecture in one format. Every file is loaded again in a "
                     "fresh process and compared with mnas's model on a seeded batch (max abs "
-                    "diff <= 1e-4) before it is put in place; ONNX and ExecuTorch files are "
-                    "also timed on this host.")
+                    "diff <= 1e-4) before it is put in place; ONNX, ExecuTorch and LiteRT files "
+                    "are also timed on this host.")
     parser.add_argument("source", metavar="SOURCE",
                         help="a run folder (its best architecture, or --rank K), an arch file "
                              "or a zoo name")
@@ -91,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="pytorch: standalone .py needing torch only; torchvision: .py "
                              "building torchvision's MobileNetV3/V2; timm: .py with timm's "
                              "arch_def; state_dict: .safetensors; torchscript: .pt; onnx; "
-                             "executorch: .pte (XNNPACK)")
+                             "executorch: .pte (XNNPACK); tflite: LiteRT .tflite (NCHW)")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file to write")
     parser.add_argument("--rank", type=_positive, default=None, metavar="K",
                         help="with a run folder: export its K-th best architecture")

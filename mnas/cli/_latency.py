@@ -61,8 +61,9 @@ def _register_build(sub: Any) -> None:
     p.add_argument("--device", default="host",
                    help="host (default) or adb:SERIAL (an Android phone over adb)")
     p.add_argument("--runner", default=None,
-                   help="host: onnxruntime (default), torch or executorch; adb: executorch "
-                        "(default) or tflite")
+                   help="host: onnxruntime (default), torch, executorch or litert (LiteRT "
+                        "with XNNPACK, pip install 'mnas[litert]'); adb: executorch (default) "
+                        "or tflite")
     p.add_argument("--runner-binary", default=None,
                    help="with --device adb:...: local executor_runner / benchmark_model")
     p.add_argument("--cpu-mask", default=None,
@@ -221,6 +222,7 @@ def run_build(args: argparse.Namespace) -> Any:
         command += f" --runner {args.runner}"
     if args.threads != 1:
         command += f" --threads {args.threads}"
+    command += "".join(f" --space {name}" for name in args.space or ())
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     return build_table(path=out, runner=runner, target=target, keys=keys, networks=networks,
                        settings=settings, how_to_measure=command, progress=progress,

@@ -4,8 +4,8 @@ Every export goes the same way: refuse an existing destination unless ``force``;
 build the reference model (the given weights, or a seeded initialisation) in eval
 mode; write every file into a private temporary folder beside the destination; load
 what was written in a fresh Python process and compare its outputs with the
-reference on a seeded random batch (max abs diff <= 1e-4); time ONNX and ExecuTorch
-files on the host; only then rename the files into place (atomic per file).
+reference on a seeded random batch (max abs diff <= 1e-4); time ONNX, ExecuTorch
+and LiteRT files on the host; only then rename the files into place (atomic per file).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from mnas.export._artifacts import (
     write_executorch,
     write_onnx,
     write_state_dict,
+    write_tflite,
     write_torchscript,
 )
 from mnas.export._predicted import predicted_host_latency
@@ -52,7 +53,8 @@ __all__ = [
 ]
 
 FORMATS: tuple[str, ...] = (
-    "pytorch", "torchvision", "timm", "state_dict", "torchscript", "onnx", "executorch")
+    "pytorch", "torchvision", "timm", "state_dict", "torchscript", "onnx", "executorch",
+    "tflite")
 """Export formats, in the order ``mnas export --help`` lists them."""
 
 SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -63,9 +65,10 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "torchscript": (".pt", ".pth", ".ts"),
     "onnx": (".onnx",),
     "executorch": (".pte",),
+    "tflite": (".tflite",),
 }
 _SOURCE_FORMATS = ("pytorch", "torchvision", "timm")
-_TIMED_FORMATS = ("onnx", "executorch")
+_TIMED_FORMATS = ("onnx", "executorch", "tflite")
 
 TOLERANCE = 1e-4
 """Largest max-abs-difference between the exported file and mnas's model that passes."""
@@ -119,7 +122,7 @@ class ExportResult:
         output_scale: Largest absolute output of mnas's model on that batch (what the
             difference is relative to).
         opset: The ONNX opset written (ONNX only).
-        host_latency: Host timing (ONNX and ExecuTorch only).
+        host_latency: Host timing (ONNX, ExecuTorch and LiteRT only).
         extra: Format-specific facts (e.g. the torchvision or timm class).
     """
 
@@ -140,6 +143,8 @@ class ExportResult:
         what = self.format + (f", opset {self.opset}" if self.opset is not None else "")
         if "class" in self.extra:
             what += f", {self.extra['class']}"
+        if "layout" in self.extra:
+            what += f", {self.extra['layout']}"
         lines = [f"wrote {self.path} ({what})"]
         lines += [f"wrote {p} (state_dict for it)" for p in self.files[1:]]
         shape = "x".join(str(d) for d in self.check_input)
@@ -308,6 +313,11 @@ def _check_request(arch: Any, fmt: Any, path: Path, opset: Any) -> None:
     if fmt == "executorch" and not executorch_available():
         raise MnasInputError("format executorch needs the executorch package, which is not "
                              "installed; install it with: pip install 'mnas[executorch]'")
+    if fmt == "tflite":
+        from mnas.latency.runners._litert_convert import litert_available, litert_missing
+
+        if not litert_available():
+            raise litert_missing("format tflite")
     if fmt == "timm":
         import importlib.util
 
@@ -381,7 +391,8 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
         format: One of :data:`FORMATS`: ``pytorch`` (standalone ``.py``, torch only),
             ``torchvision`` (``.py`` building torchvision's MobileNetV3/V2), ``timm``
             (``.py`` with timm's arch_def and class kwargs), ``state_dict``
-            (``.safetensors``), ``torchscript`` (``.pt``), ``onnx``, ``executorch`` (``.pte``).
+            (``.safetensors``), ``torchscript`` (``.pt``), ``onnx``, ``executorch`` (``.pte``),
+            ``tflite`` (LiteRT, by litert-torch).
         path: Destination file; its suffix must suit the format.
         weights: A state_dict of mnas's model of ``arch`` (a mapping, or a ``.safetensors``
             / ``.pt`` file). Without it the model is initialised with seed 0. For the
@@ -391,8 +402,8 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
         opset: ONNX opset (default :data:`~mnas.export._artifacts.DEFAULT_OPSET`).
 
     Returns:
-        What was written, the measured max abs diff and, for ONNX and ExecuTorch, the
-        host latency.
+        What was written, the measured max abs diff and, for ONNX, ExecuTorch and LiteRT,
+        the host latency.
 
     Raises:
         MnasInputError: Bad format, path, weights or opset; an existing destination
@@ -407,7 +418,9 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
     state = load_weights(weights) if isinstance(weights, str | os.PathLike) else weights
     model = reference_model(arch, state)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".export", dir=path.parent))
+    # absolute: the fresh-process check runs in another working directory
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".export",
+                                    dir=path.parent.resolve()))
     try:
         main = staging / path.name
         request: dict[str, Any] = {"format": format, "path": str(main)}
@@ -427,6 +440,9 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
         elif format == "onnx":
             written_opset = write_onnx(model, main, arch,
                                        DEFAULT_OPSET if opset is None else opset)
+        elif format == "tflite":
+            write_tflite(model, main, arch)
+            extra = {"layout": "NCHW input and output (as in PyTorch), fp32, batch 1"}
         else:
             write_executorch(model, main, arch)
         if format in _TIMED_FORMATS:
@@ -446,7 +462,8 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
                             f"{diff:.3g} (max abs, tolerance {TOLERANCE:g}); it was not written")
         latency = None
         if fresh.median_ms is not None:
-            predicted_ms, predicted = predicted_host_latency(arch)
+            predicted_ms, predicted = predicted_host_latency(
+                arch, "litert" if format == "tflite" else "onnxruntime")
             latency = HostLatency(measured_ms=fresh.median_ms, runtime=str(fresh.runtime),
                                   repeats=fresh.repeats, predicted_ms=predicted_ms,
                                   predicted=predicted)

@@ -1,4 +1,4 @@
-"""Writers of the binary formats: safetensors, TorchScript, ONNX, ExecuTorch."""
+"""Writers of the binary formats: safetensors, TorchScript, ONNX, ExecuTorch, LiteRT."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ __all__ = [
     "write_executorch",
     "write_onnx",
     "write_state_dict",
+    "write_tflite",
     "write_torchscript",
 ]
 
@@ -102,3 +103,14 @@ def write_executorch(model: nn.Module, path: Path, arch: Arch) -> None:
         program = to_edge_transform_and_lower(
             exported, partitioner=[XnnpackPartitioner()]).to_executorch()
     path.write_bytes(program.buffer)
+
+
+def write_tflite(model: nn.Module, path: Path, arch: Arch) -> None:
+    """A LiteRT ``.tflite`` flatbuffer (fp32, batch 1, NCHW input as in PyTorch) by litert-torch.
+
+    The same converter as the ``litert`` latency runner and the Android ``tflite`` runner
+    (:func:`mnas.latency.runners._litert_convert.convert_tflite_bytes`).
+    """
+    from mnas.latency.runners._litert_convert import convert_tflite_bytes
+
+    path.write_bytes(convert_tflite_bytes(model, _example(arch)))

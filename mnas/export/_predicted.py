@@ -10,22 +10,29 @@ __all__ = ["NO_HOST_TABLE", "predicted_host_latency"]
 NO_HOST_TABLE = "no host table (build one with `mnas latency build --target host`)"
 
 
-def predicted_host_latency(arch: Arch) -> tuple[float | None, str]:
-    """``(ms, description)`` from this host's latency table, or ``(None, why not)``.
+def predicted_host_latency(arch: Arch, runtime: str = "onnxruntime") -> tuple[float | None, str]:
+    """``(ms, description)`` from this host's latency table of ``runtime``, or ``(None, why not)``.
 
-    Uses ``mnas.latency.predict(arch, target="host")``; when mnas.latency or the host
-    table is missing the description says how to build one.
+    Uses ``mnas.latency.predict(arch, target=...)`` with ``host`` for onnxruntime and this
+    host's ``<runtime>`` table otherwise (e.g. ``host-amd-epyc-litert-1t`` for a ``.tflite``
+    timed with LiteRT); when mnas.latency or the table is missing the description says how
+    to build one.
     """
     try:
         from mnas.latency import predict, resolve_target
+        from mnas.latency._host import host_table_name
     except ImportError:
         return None, NO_HOST_TABLE
+    target = "host" if runtime == "onnxruntime" else host_table_name(runtime, 1)
     try:
-        resolve_target("host")
+        resolve_target(target)
     except MnasError:
-        return None, NO_HOST_TABLE
+        if runtime == "onnxruntime":
+            return None, NO_HOST_TABLE
+        return None, (f"no {runtime} host table (build one with `mnas latency build --target "
+                      f"host --runner {runtime}`)")
     try:
-        estimate = predict(arch, target="host")
+        estimate = predict(arch, target=target)
     except MnasError as err:
         return None, f"unavailable ({err})"
     return float(estimate.latency_ms), estimate.describe()

@@ -3,7 +3,8 @@
 The parent (:func:`run_in_fresh_process`) writes a request and an input batch to a
 temporary folder and starts ``python -m mnas.export._verify REQUEST``; this module's
 ``main`` loads the exported file the way a user would (the generated ``.py`` by its
-path, ``torch.jit.load``, onnxruntime, the ExecuTorch runtime), runs the batch and,
+path, ``torch.jit.load``, onnxruntime, the ExecuTorch runtime, LiteRT's interpreter),
+runs the batch and,
 when asked, times single-image inference; then writes the outputs back.
 """
 
@@ -58,6 +59,7 @@ def run_in_fresh_process(request: dict[str, Any], batch: Any, workdir: Path) -> 
 
     from mnas.errors import MnasError
 
+    workdir = Path(workdir).resolve()  # the child runs in it: relative paths would break
     request = dict(request)
     request["input"] = str(workdir / "input.safetensors")
     request["output"] = str(workdir / "output.safetensors")
@@ -183,6 +185,31 @@ def _run_executorch(request: dict[str, Any], x: Any, report: dict[str, Any]) -> 
     return torch.cat([torch.as_tensor(o) for o in outs])
 
 
+def _run_tflite(request: dict[str, Any], x: Any, report: dict[str, Any]) -> Any:
+    import torch
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mnas.latency.runners._litert import litert_version
+
+    interpreter = Interpreter(model_path=request["path"], num_threads=1)
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]["index"]
+    target = interpreter.get_output_details()[0]["index"]
+
+    def run(image: Any) -> Any:
+        interpreter.set_tensor(source, image)
+        interpreter.invoke()
+        return interpreter.get_tensor(target).copy()
+
+    outs = [torch.from_numpy(run(x[i:i + 1].contiguous().numpy())) for i in range(x.shape[0])]
+    if request.get("timing"):
+        interpreter.set_tensor(source, x[:1].contiguous().numpy())
+        median, repeats = _time(interpreter.invoke, request["timing"])
+        report.update(median_ms=median, repeats=repeats,
+                      runtime=f"litert {litert_version()}, XNNPACK, 1 thread")
+    return torch.cat(outs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Child entry point: ``python -m mnas.export._verify REQUEST_JSON``."""
     args = sys.argv[1:] if argv is None else argv
@@ -198,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         out = _run_onnx(request, x, report)
     elif fmt == "executorch":
         out = _run_executorch(request, x, report)
+    elif fmt == "tflite":
+        out = _run_tflite(request, x, report)
     else:
         out = _run_torch(request, x)
     save_file({"output": out.detach().float().contiguous()}, request["output"])

@@ -44,7 +44,7 @@ from torch import nn
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration
-from mnas.latency._key_model import key_example, key_model
+from mnas.latency._key_model import key_example, key_model, seed_of
 from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
 from mnas.latency._table import (
     STATISTICS,
@@ -530,6 +530,13 @@ class TableBuilder:
         try:
             with bar:
                 if total or self._networks_todo(table):
+                    # the runner converts every key it is about to time (LiteRT: cached on
+                    # disk, in parallel worker processes); the others do nothing here
+                    needed = self._pass_todo(table, settings.passes - 1)
+                    self.runner.convert_ahead(
+                        [(key_model(self.keys[k]), key_example(self.keys[k],
+                                                               batch=self._info.batch))
+                         for k in needed], on_progress=bar.converting)
                     self._sentinel = self._make_sentinel(table)
                 if "call_overhead_ms" not in table.header.extra:
                     table.header.extra["call_overhead_ms"] = call_overhead_ms(
@@ -600,8 +607,9 @@ class TableBuilder:
         if not todo:
             return 0
         statistic = self.settings.statistic
-        for arch, measured in zip(todo, time_networks(self.runner, todo, settings=self.settings,
-                                                      batch=self._info.batch), strict=True):
+        timings = time_networks(self.runner, todo, settings=self.settings,
+                                batch=self._info.batch, on_convert=bar.converting)
+        for arch, measured in zip(todo, timings, strict=True):
             record = {"name": arch.name, "measured_ms": measured.timing.value(statistic),
                       "median_ms": measured.timing.median_ms,
                       "min_ms": measured.timing.min_ms, "n": measured.timing.n,
@@ -683,7 +691,8 @@ NETWORK_GROUP = 32
 
 def time_networks(runner: Runner, archs: Sequence[Arch], *, settings: BuildSettings,
                   batch: int = 1, group: int = NETWORK_GROUP,
-                  on_round: Callable[[int], None] | None = None) -> list[NetworkTiming]:
+                  on_round: Callable[[int], None] | None = None,
+                  on_convert: Callable[[int, int], None] | None = None) -> list[NetworkTiming]:
     """Time whole networks round-robin: every network once per round, for several rounds.
 
     A shared machine slows down for seconds at a time; timing one network after the
@@ -699,6 +708,8 @@ def time_networks(runner: Runner, archs: Sequence[Arch], *, settings: BuildSetti
         batch: Batch size of the example input.
         group: Networks loaded at once.
         on_round: Called with the number of rounds done (for a progress bar).
+        on_convert: Called with ``(done, total)`` while the runner converts a group ahead
+            (:meth:`Runner.convert_ahead`).
     """
     from mnas.models import build
 
@@ -706,11 +717,15 @@ def time_networks(runner: Runner, archs: Sequence[Arch], *, settings: BuildSetti
     for first in range(0, len(archs), group):
         chunk = archs[first:first + group]
         prepared: list[Prepared] = []
+        models = []
+        for arch in chunk:
+            with torch.random.fork_rng(devices=[]):  # the same weights in every run
+                torch.manual_seed(seed_of(arch_id(arch)))
+                models.append((build(arch).eval(), key_example(op_keys(arch)[0], batch=batch)))
+        runner.convert_ahead(models, on_progress=on_convert)
         try:
-            for arch in chunk:
-                model = build(arch).eval()
-                prepared.append(runner.prepare(model, key_example(op_keys(arch)[0],
-                                                                  batch=batch)))
+            for model, example in models:
+                prepared.append(runner.prepare(model, example))
                 if settings.network_warmup:
                     prepared[-1].time(warmup=settings.network_warmup - 1, repeats=1)
             rounds: list[list[Timing]] = [[] for _ in chunk]
@@ -753,6 +768,7 @@ class _Progress:
         self._progress: Any = None
         self._total = total
         self._networks = networks
+        self._convert: Any = None
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -786,6 +802,14 @@ class _Progress:
     def drift(self, ratio: float) -> None:
         if self._progress is not None:
             self._progress.update(self._entries, drift=f"{(ratio - 1) * 100:+.1f}%")
+
+    def converting(self, done: int, total: int) -> None:
+        """Conversions ahead of timing: ``done`` of ``total`` (a task shown once needed)."""
+        if self._progress is None or total == 0:
+            return
+        if self._convert is None:
+            self._convert = self._progress.add_task("converting", total=total, drift="")
+        self._progress.update(self._convert, completed=done, total=total)
 
     def network_done(self) -> None:
         if self._progress is not None:

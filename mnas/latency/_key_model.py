@@ -8,6 +8,7 @@ unit's timing inside the network, up to the cost of entering and leaving a model
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +19,7 @@ from mnas.errors import MnasInputError
 from mnas.latency._opkey import OpKey
 from mnas.models._layers import BLOCK_CLASSES, ConvBNAct, make_activation
 
-__all__ = ["HeadModule", "key_example", "key_model"]
+__all__ = ["HeadModule", "key_example", "key_model", "seed_of"]
 
 _BN = {"bn_eps": 1e-5, "bn_momentum": 0.1}
 
@@ -63,12 +64,27 @@ class HeadModule(nn.Module):
         return self.classifier(self.head_act(self.head_hidden(x)))
 
 
+def seed_of(text: str) -> int:
+    """A reproducible torch seed from a name (a key, an architecture id)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
 def key_model(key: OpKey) -> nn.Module:
-    """A freshly initialised model (eval mode) computing exactly the unit ``key`` describes.
+    """A model (eval mode) computing exactly the unit ``key`` describes.
+
+    Its weights are initialised from a seed of the key (the global RNG is left as it
+    was), so the same key gives the same model in every run: a runner that caches
+    converted models (LiteRT) finds it again.
 
     Raises:
         MnasInputError: If ``key.kind`` is not a stem, block type or head.
     """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_of(str(key)))
+        return _key_model(key)
+
+
+def _key_model(key: OpKey) -> nn.Module:
     if key.kind == "stem":
         model: nn.Module = ConvBNAct(key.in_channels, key.out_channels, kernel=key.kernel,
                                      stride=key.stride, act=key.act, **_BN)

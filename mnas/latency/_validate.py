@@ -224,6 +224,7 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
     references = [ref for ref in references
                   if arch_id(ref) in records and arch_id(ref) not in tested]
     on_round: Callable[[int], None] | None = None
+    on_convert: Callable[[int, int], None] | None = None
     bar: Any = None
     if progress:
         from rich.console import Console
@@ -235,9 +236,13 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
                             total=settings.network_rounds
                             * -(-(len(archs) + len(references)) // NETWORK_GROUP))
         on_round = lambda _done: bar.advance(task)  # noqa: E731
+        converting = bar.add_task("converting (cached on disk)", total=None, visible=False)
+        on_convert = lambda done, total: bar.update(  # noqa: E731
+            converting, completed=done, total=total, visible=total > 0)
     try:
         timings = time_networks(runner, [*archs, *references], settings=settings,
-                                batch=table.header.batch, on_round=on_round)
+                                batch=table.header.batch, on_round=on_round,
+                                on_convert=on_convert)
     finally:
         if bar is not None:
             bar.stop()

@@ -19,6 +19,7 @@ SUFFIX = {
     "torchscript": ".pt",
     "onnx": ".onnx",
     "executorch": ".pte",
+    "tflite": ".tflite",
 }
 
 

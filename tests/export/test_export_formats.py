@@ -18,13 +18,17 @@ from ._helpers import SUFFIX, fixture_arch, trained_like_weights
 
 HAS_EXECUTORCH = importlib.util.find_spec("executorch") is not None
 _SKIP_ET = pytest.mark.skipif(not HAS_EXECUTORCH, reason="executorch not installed")
+HAS_LITERT = all(importlib.util.find_spec(n) is not None for n in ("litert_torch",
+                                                                    "ai_edge_litert"))
+_SKIP_LITERT = pytest.mark.skipif(not HAS_LITERT, reason="pip install 'mnas[litert]'")
+_OPTIONAL = {"executorch": _SKIP_ET, "tflite": _SKIP_LITERT}
 
 
 def _formats() -> list[object]:
     # torchvision and state_dict are covered fast by tests/cli/test_export.py (a run
     # folder's best and rank-2 archs); ExecuTorch lowering alone takes about a minute.
     slow = {"torchvision": [pytest.mark.slow], "state_dict": [pytest.mark.slow],
-            "executorch": [pytest.mark.slow, _SKIP_ET]}
+            "executorch": [pytest.mark.slow, _SKIP_ET], "tflite": [pytest.mark.slow, _SKIP_LITERT]}
     return [pytest.param(f, marks=slow.get(f, [])) for f in FORMATS]
 
 
@@ -43,10 +47,10 @@ def test_searched_arch_round_trips_with_weights(fmt: str, tmp_path: Path) -> Non
         assert out.with_suffix(".pt").is_file()
     else:
         assert result.files == (out,)
-    if fmt in ("onnx", "executorch"):
+    if fmt in ("onnx", "executorch", "tflite"):
         assert result.host_latency is not None and result.host_latency.measured_ms > 0
         line = "\n".join(result.summary_lines())
-        runtime = "onnxruntime" if fmt == "onnx" else "executorch"
+        runtime = {"onnx": "onnxruntime", "executorch": "executorch", "tflite": "litert"}[fmt]
         assert f"ms measured on host ({runtime} " in line
         assert "predicted: " in line
     else:
@@ -134,12 +138,52 @@ def test_missing_executorch_names_the_extra(tmp_path: Path, monkeypatch: pytest.
         export(fixture_arch("searched_mnas"), format="executorch", path=tmp_path / "m.pte")
 
 
+def test_missing_litert_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "litert_torch" else real(name, *a))
+    with pytest.raises(MnasInputError, match=r"format tflite needs LiteRT.*'mnas\[litert\]'"):
+        export(fixture_arch("searched_mnas"), format="tflite", path=tmp_path / "m.tflite")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+@_SKIP_LITERT
+def test_mobilenet_v3_small_tflite_runs_in_litert(tmp_path: Path) -> None:
+    """The issue's check: the written file, run by ai_edge_litert's Interpreter here, within
+    1e-4 of the built model (mnas's own check ran in a fresh process too)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mnas.export._api import check_batch, reference_model
+
+    arch = get_arch("mobilenet_v3_small")
+    out = tmp_path / "m.tflite"
+    weights = trained_like_weights(arch)
+    result = export(arch, format="tflite", path=out, weights=weights)
+    assert result.max_abs_diff <= TOLERANCE and result.host_latency is not None
+    assert "litert" in result.host_latency.runtime
+    interpreter = Interpreter(model_path=str(out), num_threads=1)
+    interpreter.allocate_tensors()
+    batch = check_batch(arch)
+    with torch.no_grad():
+        expected = reference_model(arch, weights)(batch)
+    outs = []
+    for image in batch:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None].numpy())
+        interpreter.invoke()
+        outs.append(torch.from_numpy(
+            interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()))
+    assert float((torch.cat(outs) - expected).abs().max()) <= TOLERANCE
+    assert float(expected.abs().max()) > 0.5
+
+
 # ------------------------------------------------------------------ slow: the whole zoo
 def _zoo_cases() -> list[object]:
     cases = []
     for name in list_archs():
         for fmt in FORMATS:
-            marks = [pytest.mark.slow] + ([_SKIP_ET] if fmt == "executorch" else [])
+            marks = [pytest.mark.slow] + ([_OPTIONAL[fmt]] if fmt in _OPTIONAL else [])
             cases.append(pytest.param(name, fmt, marks=marks, id=f"{name}-{fmt}"))
     return cases
 

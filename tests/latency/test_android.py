@@ -171,14 +171,13 @@ def test_tflite_needs_a_converter(phone: FakePhone, monkeypatch: pytest.MonkeyPa
 
     from mnas.latency.runners._android import export_tflite_bytes
 
-    monkeypatch.setitem(sys.modules, "ai_edge_torch", None)  # as if not installed
-    with pytest.raises(MnasInputError, match="pip install ai-edge-torch.*--runner executorch"):
-        export_tflite_bytes(*_tiny())
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "ai_edge_torch" else real_find_spec(name))
-    with pytest.raises(MnasInputError, match="pip install ai-edge-torch"):  # before any push
-        make_android_runner(f"adb:{SERIAL}", "tflite", str(phone.binary), "80")
+                        lambda name, *a: None if name == "litert_torch" else real_find_spec(name))
+    with pytest.raises(MnasInputError, match=r"pip install 'mnas\[litert\]'"):
+        export_tflite_bytes(*_tiny())
+    with pytest.raises(MnasInputError, match=r"pip install 'mnas\[litert\]'.*--runner executorch"):
+        make_android_runner(f"adb:{SERIAL}", "tflite", str(phone.binary), "80")  # before any push
     assert not [a for a in phone.state["log"] if a[2:3] == ["push"]]
 
 
@@ -317,3 +316,54 @@ def test_real_executorch_export_is_pushed(phone: FakePhone) -> None:
     assert prepared.time(warmup=1, repeats=3).median_ms == pytest.approx(2.5)
     prepared.close()
     assert not [p for p in phone.state["fs"] if p.endswith(".pte")]
+
+
+@pytest.mark.slow
+def test_real_tflite_files_are_pushed(phone: FakePhone, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default tflite exporter: the builder converts its keys ahead with the LiteRT
+    cache (the host runner's code), every .tflite pushed is that file, byte for byte, and
+    LiteRT's interpreter runs it; the fake phone replays benchmark_model's output."""
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_litert")
+    import hashlib
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mnas.latency._builder import BuildSettings, TableBuilder
+    from mnas.latency._key_model import key_example, key_model
+    from mnas.latency._table import load_table
+    from mnas.latency.runners._litert_convert import TfliteCache
+
+    monkeypatch.setenv("MNAS_CACHE_DIR", str(tmp_path / "cache"))
+    binary = tmp_path / "benchmark_model"
+    binary.write_bytes(b"\x7fELF fake benchmark_model")
+    phone.update(mode="tflite")
+    keys = [OpKey(kind="ds", in_size=8, in_channels=c, out_size=8, out_channels=c,
+                  mid_channels=c, kernel=3, stride=1, skip=True) for c in (8, 16)]
+    runner = make_android_runner(f"adb:{SERIAL}", "tflite", str(binary), "80", batches=1)
+    pushed: list[str] = []
+    real_push = runner._adb.push
+
+    def push(local: str, remote: str) -> Any:
+        if remote.endswith(".tflite"):
+            pushed.append(hashlib.sha256(Path(local).read_bytes()).hexdigest())
+        return real_push(local, remote)
+
+    monkeypatch.setattr(runner._adb, "push", push)
+    settings = BuildSettings(warmup=1, repeats=3, calibration_networks=0, checkpoint_s=0.0,
+                             passes=1, statistic="median")
+    TableBuilder(path=tmp_path / "phone.json", runner=runner, target="phone-tflite", keys=keys,
+                 settings=settings).run()
+    table = load_table(tmp_path / "phone.json")
+    assert set(table.entries) == {str(k) for k in keys}
+    assert all(e.median_ms == pytest.approx(2.5) for e in table.entries.values())
+    assert "litert-torch 0.10.0" in table.header.runtime_version
+    cache = TfliteCache()
+    for key in keys:
+        data = cache.path(key_model(key), key_example(key)).read_bytes()
+        assert hashlib.sha256(data).hexdigest() in pushed
+        interpreter = Interpreter(model_content=data)
+        interpreter.allocate_tensors()
+        assert tuple(interpreter.get_input_details()[0]["shape"]) == (1, key.in_channels, 8, 8)
+    assert not [p for p in phone.state["fs"] if p.endswith(".tflite")]  # cleaned up

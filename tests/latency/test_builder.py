@@ -263,3 +263,40 @@ def test_resuming_with_another_statistic_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MnasInputError, match="statistic"):
         TableBuilder(path=path, runner=FakeRunner(), target="t", keys=keys,
                      settings=SETTINGS).run()
+
+
+class _ConvertingRunner(FakeRunner):
+    """Records what the builder asks it to convert ahead, and what it then prepares."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ahead: list[list[str]] = []
+        self.prepared: list[str] = []
+
+    def convert_ahead(self, items, *, on_progress=None) -> int:  # type: ignore[no-untyped-def]
+        self.ahead.append([repr(model) + str(tuple(x.shape)) for model, x in items])
+        if on_progress is not None:
+            on_progress(len(items), len(items))
+        return len(items)
+
+    def prepare(self, model, example):  # type: ignore[no-untyped-def]
+        self.prepared.append(repr(model) + str(tuple(example.shape)))
+        return super().prepare(model, example)
+
+
+def test_keys_and_networks_are_converted_ahead_of_timing(tmp_path: Path) -> None:
+    """A runner with a slow conversion (LiteRT) gets every key the build will time, then
+    every whole network, before it prepares any of them; a finished table asks for none."""
+    archs = _archs()[:2]
+    settings = replace(SETTINGS, calibration_networks=2, network_rounds=1, network_repeats=1)
+    runner = _ConvertingRunner()
+    TableBuilder(path=tmp_path / "t.json", runner=runner, target="t", keys=[], networks=archs,
+                 settings=settings, progress=True).run()
+    keys, networks = runner.ahead
+    assert len(keys) == len(unique_op_keys(archs)) and len(networks) == len(archs)
+    timed = [p for p in runner.prepared if not p.startswith("_PassThrough")]  # call overhead
+    assert set(timed) == set(keys) | set(networks)
+    again = _ConvertingRunner()
+    TableBuilder(path=tmp_path / "t.json", runner=again, target="t", keys=[], networks=archs,
+                 settings=settings).run()
+    assert again.ahead == [] and again.prepared == []

@@ -1,4 +1,4 @@
-"""Runners: time a model on a device with a runtime (host onnxruntime, torch, ExecuTorch).
+"""Runners: time a model on a device with a runtime (host onnxruntime, torch, ExecuTorch, LiteRT).
 
 Other devices (Android over adb, boards over ssh) subclass :class:`Runner`; the builder
 takes any runner instance.
@@ -19,6 +19,7 @@ from mnas.latency.runners._base import (
     time_callable,
 )
 from mnas.latency.runners._executorch import ExecuTorchRunner, export_pte_bytes
+from mnas.latency.runners._litert import LiteRTRunner
 from mnas.latency.runners._onnxruntime import OnnxRuntimeRunner, export_onnx_bytes
 from mnas.latency.runners._torch import TorchRunner
 
@@ -27,6 +28,7 @@ __all__ = [
     "HOST_RUNNERS",
     "CallablePrepared",
     "ExecuTorchRunner",
+    "LiteRTRunner",
     "OnnxRuntimeRunner",
     "Prepared",
     "Runner",
@@ -43,6 +45,7 @@ HOST_RUNNERS: dict[str, type[Runner]] = {
     "onnxruntime": OnnxRuntimeRunner,
     "torch": TorchRunner,
     "executorch": ExecuTorchRunner,
+    "litert": LiteRTRunner,
 }
 
 
@@ -51,10 +54,10 @@ def make_host_runner(name: str = "onnxruntime", *, threads: int = 1, clock: str 
     """A runner for this machine by runtime name.
 
     Args:
-        name: ``onnxruntime`` (default), ``torch`` or ``executorch``.
+        name: ``onnxruntime`` (default), ``torch``, ``executorch`` or ``litert``.
         threads: Runtime threads.
         clock: ``cpu`` or ``wall``; None: the runner's default (``cpu`` with 1 thread for
-            onnxruntime and torch, ``wall`` otherwise and for ExecuTorch).
+            onnxruntime, torch and LiteRT, ``wall`` otherwise and for ExecuTorch).
         cpus: Pin the process to these CPUs.
 
     Raises:

@@ -11,8 +11,10 @@ Two runtimes, both driven by a binary the user builds for their phone:
   (``w = max(warmup, 1)``): with per-iteration lines the last ``repeats`` are the samples;
   with a total only, it is also started with ``w`` executions, and the difference of the
   totals divided by ``repeats`` is one sample (``batches`` samples per model).
-* ``tflite``: each model is converted to ``.tflite`` (needs ``ai-edge-torch``) and run by
-  LiteRT's ``benchmark_model``; its ``Inference (avg)`` over ``repeats`` runs is one sample.
+* ``tflite``: each model is converted to ``.tflite`` by litert-torch, with the code and
+  the on-disk cache of the host ``litert`` runner (``pip install 'mnas[litert]'``; the
+  builder converts every key ahead, in parallel worker processes), and run by LiteRT's
+  ``benchmark_model``; its ``Inference (avg)`` over ``repeats`` runs is one sample.
 
 Every run is pinned with ``taskset MASK`` (e.g. ``80`` = the Pixel 4's prime core,
 ``f0`` = its four big cores). The phone's model, SoC, Android version and CPU governor go
@@ -28,7 +30,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,6 +40,12 @@ from torch import nn
 from mnas.errors import MnasError, MnasInputError
 from mnas.latency.runners._adb import Adb, DeviceDisconnectedError, find_adb, list_devices
 from mnas.latency.runners._base import Prepared, Runner, RunnerInfo, Timing
+from mnas.latency.runners._litert_convert import (
+    LITERT_INSTALL,
+    TfliteCache,
+    convert_tflite_bytes,
+    converter_version,
+)
 
 __all__ = [
     "ANDROID_RUNTIMES",
@@ -116,30 +124,13 @@ def parse_benchmark_model(output: str) -> tuple[float, float, int]:
 
 
 def export_tflite_bytes(model: nn.Module, example: torch.Tensor) -> bytes:
-    """Convert ``model`` to a ``.tflite`` flatbuffer with ai-edge-torch.
+    """Convert ``model`` to a ``.tflite`` flatbuffer (litert-torch, uncached).
 
     Raises:
-        MnasInputError: No converter installed (says what to install or use instead).
+        MnasInputError: litert-torch is not installed (names ``pip install 'mnas[litert]'``).
         MnasError: The conversion failed.
     """
-    try:
-        import ai_edge_torch  # type: ignore[import-not-found]
-    except ImportError:
-        raise MnasInputError(
-            "--runner tflite needs a PyTorch -> TFLite converter: `pip install ai-edge-torch` "
-            "(Linux x86-64), or use --runner executorch") from None
-    was_training = model.training
-    model.eval()
-    try:
-        edge = ai_edge_torch.convert(model, (example,))
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.tflite"
-            edge.export(str(path))
-            return path.read_bytes()
-    except Exception as err:  # the converter raises many kinds
-        raise MnasError(f"ai-edge-torch could not convert the model ({err})") from None
-    finally:
-        model.train(was_training)
+    return convert_tflite_bytes(model, example)
 
 
 def _default_exporter(runtime: str) -> Callable[[nn.Module, torch.Tensor], bytes]:
@@ -147,11 +138,11 @@ def _default_exporter(runtime: str) -> Callable[[nn.Module, torch.Tensor], bytes
     import importlib.util
 
     if runtime == "tflite":
-        if importlib.util.find_spec("ai_edge_torch") is None:
+        if importlib.util.find_spec("litert_torch") is None:
             raise MnasInputError(
-                "--runner tflite needs a PyTorch -> TFLite converter on this computer: "
-                "`pip install ai-edge-torch` (Linux x86-64), or use --runner executorch")
-        return export_tflite_bytes
+                "--runner tflite needs the PyTorch -> .tflite converter on this computer: "
+                f"{LITERT_INSTALL} (Linux x86-64), or use --runner executorch")
+        return TfliteCache().get
     if importlib.util.find_spec("executorch") is None:
         raise MnasInputError(
             "--runner executorch needs ExecuTorch on this computer to export .pte programs: "
@@ -182,7 +173,7 @@ class AndroidRunner(Runner):
         remote_dir: Working folder on the phone.
         reconnect_timeout_s: How long to wait for a phone that disappeared before failing.
         exporter: ``(model, example) -> bytes`` of the program file; default: ExecuTorch
-            XNNPACK ``.pte`` or ai-edge-torch ``.tflite``.
+            XNNPACK ``.pte`` or litert-torch ``.tflite`` (cached on disk).
         adb: An :class:`Adb` client (default: one for ``serial``).
 
     Raises:
@@ -297,7 +288,8 @@ class AndroidRunner(Runner):
             runtime_version = (f"executorch {exporter_version} export, {self.binary.name} "
                                f"sha256 {self._binary_sha[:12]}")
         else:
-            runtime_version = f"{self.binary.name} sha256 {self._binary_sha[:12]}"
+            runtime_version = (f"{converter_version()} export, {self.binary.name} "
+                               f"sha256 {self._binary_sha[:12]}")
         extra: dict[str, Any] = {
             "serial": self.serial, "manufacturer": maker,
             "android_version": props.get("ro.build.version.release", ""),
@@ -312,6 +304,14 @@ class AndroidRunner(Runner):
                           clock="device", extra=extra)
 
     # --------------------------------------------------------------- timing
+    def convert_ahead(self, items: Sequence[tuple[nn.Module, torch.Tensor]], *,
+                      on_progress: Callable[[int, int], None] | None = None) -> int:
+        """``tflite`` with the default converter: convert what the cache lacks, in parallel."""
+        cache = getattr(self._exporter, "__self__", None)
+        if isinstance(cache, TfliteCache):
+            return cache.convert_many(items, on_progress=on_progress)
+        return 0
+
     def prepare(self, model: nn.Module, example: torch.Tensor) -> Prepared:
         """Export ``model`` (``.pte`` / ``.tflite``) and push it to the phone."""
         program = self._exporter(model, example)

@@ -236,6 +236,17 @@ class Runner(abc.ABC):
         return [self.time(model, example, warmup=warmup, repeats=repeats)
                 for model, example in items]
 
+    def convert_ahead(self, items: Sequence[tuple[nn.Module, torch.Tensor]], *,  # noqa: B027
+                      on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Convert models before they are timed (a runner with a slow, cached conversion does
+        it here, in parallel); returns how many it converted. Default: nothing, 0.
+
+        Args:
+            items: The ``(model, example)`` pairs that will be prepared.
+            on_progress: Called with ``(done, total)`` as conversions finish.
+        """
+        return 0
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release the device (default: nothing to release)."""
 
