@@ -126,7 +126,8 @@ def fit_macro(fit: LabelSet) -> None:
     model = fit_accuracy_model(
         fit, encoding="space", space=load_space("nas-bench-macro"), name="nas-bench-macro",
         dataset="CIFAR-10 test top-1 (NAS-Bench-Macro, 50 epochs, mean of 3 runs)",
-        metric="top-1 accuracy (%)", progress=lambda m: print(f"  nas-bench-macro: {m}", flush=True))
+        metric="top-1 accuracy (%)",
+        progress=lambda m: print(f"  nas-bench-macro: {m}", flush=True))
     model.header["label_source"] = ("../shared/data/nas_bench_macro/nas-bench-macro_cifar10.json "
                                     "less the 300 networks of archs/ (held out)")
     model.save(shipped_models_dir() / "nas-bench-macro.json")
@@ -277,7 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = [
         "# Accuracy models: measured quality",
         "",
-        f"Command: `.venv/bin/python benchmarks/accuracy_models.py{' --write' if args.write else ''}`"
+        "Command: `.venv/bin/python benchmarks/accuracy_models.py"
+        f"{' --write' if args.write else ''}`"
         f" ({time.strftime('%Y-%m-%d')}).",
         "",
         "## Accel-NASBench, held-out fifth (ImageNet top-1; record id % 5 == 0)", "",

@@ -20,11 +20,11 @@ import numpy as np
 
 from mnas._io import atomic_write_json
 from mnas._limits import MAX_TABLE_BYTES, load_json_file
-from mnas.arch import Arch
 from mnas.accuracy._encoding import ENCODINGS, ArchEncoding, SpaceEncoding, encoding_from_dict
 from mnas.accuracy._labels import LabelSet
 from mnas.accuracy._quality import Quality, measure_quality
 from mnas.accuracy._regressors import FAMILIES, Regressor, fit_regressor, regressor_from_dict
+from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.proxies import arch_costs
 from mnas.spaces import SearchSpace
@@ -211,7 +211,7 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
         "metric": metric or "top-1 accuracy",
         "label_source": labels.source, "label_kind": labels.kind,
         "label_count": len(labels.items),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "space": space.name if encoding == "space" and space else None,
         "encoding": encoding, "family": best_family, "settings": best_settings,
         "quality": best_quality.to_dict(),

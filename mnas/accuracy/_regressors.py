@@ -143,7 +143,7 @@ def fit_regressor(x: np.ndarray, y: np.ndarray, *, family: str, seed: int = 0,
     z, t, x_mean, x_scale, y_mean, y_scale = _standardise(np.asarray(x, float),
                                                            np.asarray(y, float))
     rng = np.random.default_rng(seed)
-    fitted = []
+    fitted: list[tuple[tuple[np.ndarray, np.ndarray], ...]] = []
     for m in range(members):
         rows = rng.integers(0, len(z), len(z))
         if family == "ridge":

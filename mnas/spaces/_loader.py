@@ -8,9 +8,20 @@ from typing import Any
 
 import yaml
 
-from mnas._limits import (MAX_BLOCKS, MAX_CHANNELS, MAX_CHOICES, MAX_CLASSES, MAX_KERNEL,
-                          MAX_REPEATS, MAX_RESOLUTION, MAX_SPACE_LOG10, MAX_STAGES, MAX_STRIDE,
-                          load_yaml_text, read_input_text)
+from mnas._limits import (
+    MAX_BLOCKS,
+    MAX_CHANNELS,
+    MAX_CHOICES,
+    MAX_CLASSES,
+    MAX_KERNEL,
+    MAX_REPEATS,
+    MAX_RESOLUTION,
+    MAX_SPACE_LOG10,
+    MAX_STAGES,
+    MAX_STRIDE,
+    load_yaml_text,
+    read_input_text,
+)
 from mnas.arch import ACTIVATIONS, HEAD_TYPES, SE_GATES, SE_REDUCE_FROM, Head, Stem
 from mnas.errors import MnasInputError
 from mnas.spaces._space import FixedBlock, OpChoice, SearchSpace, StageSpec
