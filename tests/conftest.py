@@ -26,3 +26,19 @@ def macro_arch_files(shared_dir: Path) -> list[Path]:
     if not files:
         pytest.skip(f"no NAS-Bench-Macro arch files in {folder}")
     return files
+
+
+@pytest.fixture
+def accel_folder(shared_dir: Path, tmp_path: Path) -> Path:
+    """A folder with copies of 40 labelled Accel-NASBench arch files (tests may damage them)."""
+    import shutil
+
+    source = shared_dir / "data" / "accel_nasbench" / "archs"
+    files = [p for p in sorted(source.glob("*.json")) if p.name != "index.json"]
+    if not files:
+        pytest.skip(f"Accel-NASBench arch files are absent from {source}")
+    out = tmp_path / "labels"
+    out.mkdir()
+    for path in files[:40]:
+        shutil.copy(path, out / path.name)
+    return out

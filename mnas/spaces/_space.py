@@ -355,14 +355,8 @@ class SearchSpace:
                 continue
             if len(blocks) not in stage.depth:
                 return None
-            if len(stage.depth) > 1:
-                params[f"s{s}_depth"] = len(blocks)
-            out = blocks[0].out_channels
-            raw = [ch for ch in stage.channels if make_divisible(ch * width, 8) == out]
-            if not raw:
+            if not self._match_stage_size(stage, s, blocks, len(blocks), width, params):
                 return None
-            if len(stage.channels) > 1:
-                params[f"s{s}_channels"] = raw[0]
             for b, blk in enumerate(blocks, start=1):
                 if stage.type != "ir" and blk.type != stage.type:
                     return None
@@ -388,14 +382,9 @@ class SearchSpace:
 
 
     @staticmethod
-    def _match_ops(stage: StageSpec, s: int, blocks: tuple[Block, ...], width: float,
-                   params: dict[str, Any]) -> bool:
-        """Parameters of a stage with op choices; skipped layers are put last (the
-        canonical form: the same network whichever position a skipped layer had)."""
-        depths = [d for d in stage.depth if d >= len(blocks)]
-        if not depths or not blocks:
-            return False
-        depth = min(depths)
+    def _match_stage_size(stage: StageSpec, s: int, blocks: tuple[Block, ...], depth: int,
+                          width: float, params: dict[str, Any]) -> bool:
+        """Record the stage's depth and channel choice; False if its width is not one."""
         if len(stage.depth) > 1:
             params[f"s{s}_depth"] = depth
         out = blocks[0].out_channels
@@ -404,6 +393,19 @@ class SearchSpace:
             return False
         if len(stage.channels) > 1:
             params[f"s{s}_channels"] = raw[0]
+        return True
+
+    @staticmethod
+    def _match_ops(stage: StageSpec, s: int, blocks: tuple[Block, ...], width: float,
+                   params: dict[str, Any]) -> bool:
+        """Parameters of a stage with op choices; skipped layers are put last (the
+        canonical form: the same network whichever position a skipped layer had)."""
+        depths = [d for d in stage.depth if d >= len(blocks)]
+        if not depths or not blocks:
+            return False
+        depth = min(depths)
+        if not SearchSpace._match_stage_size(stage, s, blocks, depth, width, params):
+            return False
         identity = next((o for o in stage.ops if o.identity), None)
         labels: list[str] = []
         for i, blk in enumerate(blocks):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,14 +28,3 @@ def accel_labels(accel_dir: Path) -> LabelSet:
 def accel_small(accel_labels: LabelSet) -> LabelSet:
     """Every 16th network (302 labels), for fits that must stay fast."""
     return replace(accel_labels, items=accel_labels.items[::16])
-
-
-@pytest.fixture
-def accel_folder(accel_dir: Path, tmp_path: Path) -> Path:
-    """A folder with copies of 40 labelled arch files (tests may damage them)."""
-    out = tmp_path / "labels"
-    out.mkdir()
-    files = [p for p in sorted(accel_dir.glob("*.json")) if p.name != "index.json"]
-    for path in files[:40]:
-        shutil.copy(path, out / path.name)
-    return out

@@ -28,7 +28,7 @@ head: {type: conv_bn_act_pool, channels: 64, act: relu}
 @pytest.fixture
 def cifar_npz(shared_dir: Path, tmp_path: Path) -> Path:
     data = np.load(shared_dir / "data" / "cifar10_5k.npz")
-    keep = np.r_[0:256, 4000:4128]  # real CIFAR-10 train and test images
+    keep = np.r_[0:96, 4000:4048]  # real CIFAR-10 train and test images
     path = tmp_path / "cifar_small.npz"
     np.savez(path, x=data["x"][keep], y=data["y"][keep], split=data["split"][keep])
     return path
@@ -39,10 +39,10 @@ def test_trained_run_becomes_a_model_that_score_uses(cifar_npz: Path, tmp_path: 
     space = tmp_path / "tiny.yaml"
     space.write_text(TINY_SPACE)
     config = SearchConfig(target="pixel4", budget_ms=1.0,  # no zoo model fits: none is trained
-                          space=str(space), trials=14,
+                          space=str(space), trials=12,
                           proxy="train", data=str(cifar_npz), name="trained",
                           runs_dir=str(tmp_path / "runs"), sampler="random")
-    proxy = TrainProxy(data=str(cifar_npz), epochs=1, resolution=16, batch_size=32)
+    proxy = TrainProxy(data=str(cifar_npz), epochs=1, resolution=16, batch_size=16)
     search(config, progress=False, proxy=proxy)
     run = tmp_path / "runs" / "trained"
     labels = load_labels(run)

@@ -14,6 +14,7 @@ from mnas.accuracy import (
     LabelSet,
     SpaceEncoding,
     fit_accuracy_model,
+    fit_regressor,
     kendall,
     load_accuracy_model,
     load_shipped_model,
@@ -85,11 +86,18 @@ def test_save_load_round_trip_is_exact_and_plain_json(space_model, tmp_path: Pat
 
 def test_fit_is_deterministic(accel_small: LabelSet) -> None:
     small = replace(accel_small, items=accel_small.items[:60])
-    a = fit_accuracy_model(small, encoding="arch", family="mlp", seed=3)
-    b = fit_accuracy_model(small, encoding="arch", family="mlp", seed=3)
-    arch = small.items[0].arch
-    assert a.predict(arch) == b.predict(arch)
-    assert a.header["quality"] == b.header["quality"]
+    encoding = ArchEncoding()
+    x = np.stack([encoding.encode(i.arch) for i in small.items])
+    y = np.asarray([i.accuracy for i in small.items])
+    a = fit_regressor(x, y, family="mlp", members=2, epochs=100, seed=3)
+    b = fit_regressor(x, y, family="mlp", members=2, epochs=100, seed=3)
+    assert np.array_equal(a.predict(x)[0], b.predict(x)[0])
+    assert not np.array_equal(a.predict(x)[0],
+                              fit_regressor(x, y, family="mlp", members=2, epochs=100,
+                                            seed=4).predict(x)[0])
+    first = fit_accuracy_model(small, encoding="arch", family="ridge", seed=3)
+    again = fit_accuracy_model(small, encoding="arch", family="ridge", seed=3)
+    assert first.header["quality"] == again.header["quality"]
 
 
 @pytest.mark.parametrize("edit, match", [

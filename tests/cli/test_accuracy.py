@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from mnas.cli import main
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-ACCEL = SHARED / "accel_nasbench" / "archs"
-
 
 @pytest.fixture
-def labels_dir(tmp_path: Path) -> Path:
-    if not ACCEL.is_dir():
-        pytest.skip(f"Accel-NASBench arch files are absent from {ACCEL}")
-    out = tmp_path / "labels"
-    out.mkdir()
-    files = [p for p in sorted(ACCEL.glob("*.json")) if p.name != "index.json"]
-    for path in files[:60]:
-        shutil.copy(path, out / path.name)
-    return out
+def labels_dir(accel_folder: Path) -> Path:
+    """40 labelled Accel-NASBench arch files (the shared ``accel_folder`` fixture)."""
+    return accel_folder
 
 
 def test_fit_show_score(labels_dir: Path, tmp_path: Path,
@@ -35,7 +25,7 @@ def test_fit_show_score(labels_dir: Path, tmp_path: Path,
     assert "Kendall tau" in out.out and "candidate ridge" in out.err
     assert main(["accuracy", "show", str(model)]) == 0
     shown = capsys.readouterr().out
-    assert "label_count   60" in shown and "encoding      space" in shown
+    assert "label_count   40" in shown and "encoding      space" in shown
 
     arch = sorted(labels_dir.glob("*.json"))[0]
     assert main(["score", "--arch", str(arch), "--proxy", str(model), "--json"]) == 0
