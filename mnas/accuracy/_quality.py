@@ -22,7 +22,7 @@ __all__ = ["BAND", "Quality", "band_mask", "kendall", "measure_quality"]
 BAND = 0.10
 
 
-def kendall(scores: Sequence[float], truth: Sequence[float]) -> float:
+def kendall(scores: Sequence[float] | np.ndarray, truth: Sequence[float] | np.ndarray) -> float:
     """Kendall tau-b of ``scores`` against ``truth`` (nan with fewer than 3 points)."""
     if len(scores) < 3:
         return math.nan
@@ -30,7 +30,7 @@ def kendall(scores: Sequence[float], truth: Sequence[float]) -> float:
     return float(tau)
 
 
-def band_mask(macs: Sequence[float], band: float = BAND) -> np.ndarray:
+def band_mask(macs: Sequence[float] | np.ndarray, band: float = BAND) -> np.ndarray:
     """Which architectures lie within ``band`` (relative) of the median MACs."""
     values = np.asarray(macs, float)
     median = float(np.median(values))
@@ -70,8 +70,9 @@ class Quality:
                 for k, v in asdict(self).items()}
 
 
-def measure_quality(scores: Sequence[float], truth: Sequence[float], macs: Sequence[float], *,
-                    method: str, is_accuracy: bool = True) -> Quality:
+def measure_quality(scores: Sequence[float] | np.ndarray, truth: Sequence[float] | np.ndarray,
+                    macs: Sequence[float] | np.ndarray, *, method: str,
+                    is_accuracy: bool = True) -> Quality:
     """Kendall tau overall and in the MACs band, and RMSE, of ``scores`` against ``truth``."""
     s = np.asarray(scores, float)
     t = np.asarray(truth, float)

@@ -72,7 +72,8 @@ class Regressor:
                             for layers in self.members]}
 
 
-def _standardise(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+def _standardise(x: np.ndarray, y: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
     x_mean = x.mean(axis=0)
     x_scale = x.std(axis=0)
     x_scale[x_scale < 1e-12] = 1.0

@@ -14,8 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mnas._limits import (MAX_BLOCKS, MAX_CHANNELS, MAX_CLASSES, MAX_KERNEL, MAX_RESOLUTION,
-                          MAX_STRIDE, load_json_file)
+from mnas._limits import (
+    MAX_BLOCKS,
+    MAX_CHANNELS,
+    MAX_CLASSES,
+    MAX_KERNEL,
+    MAX_RESOLUTION,
+    MAX_STRIDE,
+    load_json_file,
+)
 from mnas.arch._arch import ACTIVATIONS, Arch, Block, Head, Stem, se_squeeze_channels
 from mnas.arch._divisible import make_divisible
 from mnas.arch._tokens import format_token, parse_token

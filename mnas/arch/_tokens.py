@@ -9,8 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mnas._limits import (MAX_CHANNELS, MAX_EXPANSION, MAX_INT_DIGITS, MAX_KERNEL, MAX_REPEATS,
-                          MAX_STRIDE, MAX_TOKEN_CHARS)
+from mnas._limits import (
+    MAX_CHANNELS,
+    MAX_EXPANSION,
+    MAX_INT_DIGITS,
+    MAX_KERNEL,
+    MAX_REPEATS,
+    MAX_STRIDE,
+    MAX_TOKEN_CHARS,
+)
 from mnas.arch._arch import BLOCK_TYPES, Block
 from mnas.arch._divisible import make_divisible
 from mnas.errors import MnasInputError

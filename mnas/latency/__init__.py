@@ -10,7 +10,6 @@ from typing import Any
 
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration, percent_errors
 from mnas.latency._host import cpu_model, host_table_name
-
 from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
 from mnas.latency._predictor import (
     BlockLatency,

@@ -22,8 +22,8 @@ from mnas.proxies._counts import (
     arch_costs,
     block_costs,
 )
-from mnas.proxies._ensemble import DEFAULT_PROXY, ZenNaswotProxy
 from mnas.proxies._data import ImageData, load_image_data
+from mnas.proxies._ensemble import DEFAULT_PROXY, ZenNaswotProxy
 from mnas.proxies._naswot import NaswotProxy, naswot_score
 from mnas.proxies._train import ReportFn, TrainProxy
 from mnas.proxies._zen import ZenProxy, zen_score

@@ -535,8 +535,14 @@ def _progress(*, enabled: bool, total: int, done: int, config: SearchConfig,
         yield quiet
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(file=sys.stderr)
     columns = (TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),

@@ -53,10 +53,10 @@ from mnas.search._driver import (
     STUDY_FILE,
     STUDY_NAME,
     SearchResult,
-    run_lock,
     make_sampler,
     open_storage,
     prepare,
+    run_lock,
     stored_config,
 )
 from mnas.search._inputs import input_hashes

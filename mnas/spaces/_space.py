@@ -179,7 +179,7 @@ class SearchSpace:
         for s, stage in enumerate(self.stages, start=1):
             channels = self._choose(trial, f"s{s}_channels", stage.channels)
             depth = self._choose(trial, f"s{s}_depth", stage.depth)
-            blocks = []
+            blocks: list[_BlockChoice] = []
             for b in range(1, depth + 1):
                 prefix = f"s{s}" if stage.share else f"s{s}_b{b}"
                 if stage.share and b > 1:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnas.accuracy import DEFAULT_ESTIMATOR
 from mnas.arch import arch_from_dict, save_arch
 from mnas.cli import main
-from mnas.accuracy import DEFAULT_ESTIMATOR
 
 MACRO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nas_bench_macro" / "archs"
 

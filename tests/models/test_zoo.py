@@ -7,8 +7,8 @@ import torch
 import torchvision
 
 from mnas._profile import profile
-from mnas.models import build, get_arch, list_archs, register_arch
 from mnas.errors import MnasInputError
+from mnas.models import build, get_arch, list_archs, register_arch
 
 # (mnas name, torchvision builder and kwargs): counts are computed from the real library.
 TORCHVISION_TWINS = [
