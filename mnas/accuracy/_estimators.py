@@ -234,15 +234,16 @@ def describe_score(estimator: AccuracyProxy, arch: Arch) -> dict[str, Any]:
 
     Returns:
         ``{"score", "spread" (or None), "estimator" (the model or proxy name that scored
-        it), "quality" (its one-line measured quality)}``.
+        it), "quality" (its one-line measured quality), "outside_domain" (how ``arch``
+        lies outside the model's fitted labels; empty inside)}``.
     """
     if isinstance(estimator, ModelEstimator | DefaultEstimator):
         model = estimator.estimator_of(arch)
         mean, spread = model.predict(arch)
         return {"score": mean, "spread": spread, "estimator": model.name,
-                "quality": model.describe()}
+                "quality": model.describe(), "outside_domain": model.outside_domain(arch)}
     return {"score": float(estimator.score(arch)), "spread": None, "estimator": estimator.name,
-            "quality": estimator.describe()}
+            "quality": estimator.describe(), "outside_domain": []}
 
 
 def estimator_for_space(estimator: AccuracyProxy, space: SearchSpace) -> tuple[str, str]:

@@ -80,6 +80,32 @@ class AccuracyModel:
         x = np.stack([self.encoding.encode(a) for a in archs])
         return self.regressor.predict(x)
 
+    def outside_domain(self, arch: Arch) -> list[str]:
+        """How ``arch`` lies outside the labels the model was fitted on (empty: inside).
+
+        Checked against the header's ``domain``: MACs and params ranges, resolutions,
+        block types, activations and SE use. A prediction outside it extrapolates.
+        """
+        domain = self.header.get("domain")
+        if not isinstance(domain, dict):
+            return []
+        costs = arch_costs(arch)
+        out = []
+        for key, value in (("macs", costs.macs), ("params", costs.params)):
+            low, high = domain.get(key, [value, value])
+            if not low <= value <= high:
+                out.append(f"{key} {value:,} outside {low:,}-{high:,}")
+        if arch.resolution not in domain.get("resolution", [arch.resolution]):
+            out.append(f"resolution {arch.resolution} not in {domain['resolution']}")
+        blocks = arch.blocks
+        for key, seen in (("block_types", {b.type for b in blocks}),
+                          ("activations", {b.act for b in blocks}),
+                          ("se", {b.has_se for b in blocks})):
+            new = sorted(map(str, seen - set(domain.get(key, seen))))
+            if new:
+                out.append(f"{key} {', '.join(new)} never seen")
+        return out
+
     def describe(self) -> str:
         """One line: name, what it predicts, and its measured quality."""
         h = self.header

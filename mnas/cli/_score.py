@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(name) for name in args.arch)
     for row in results:
         spread = f" ± {row['spread']:.2g}" if row.get("spread") else ""
-        print(f"{row['arch']:<{width}}  {row['score']:.6g}{spread}  [{row['estimator']}]")
+        outside = (f"  extrapolating: {'; '.join(row['outside_domain'])}"
+                   if row["outside_domain"] else "")
+        print(f"{row['arch']:<{width}}  {row['score']:.6g}{spread}  [{row['estimator']}]{outside}")
     for line in sorted({row["quality"] for row in results}):
         print(f"  {line}")
     return 0

@@ -133,3 +133,11 @@ def test_shipped_imagenet_model_on_the_held_out_fifth(accel_labels: LabelSet) ->
     quality = measure_quality(mean, [i.accuracy for i in held],
                               [arch_costs(i.arch).macs for i in held], method="held out")
     assert quality.n == 961 and quality.tau >= 0.85 and quality.tau_band >= 0.75
+
+
+def test_an_arch_model_states_where_it_extrapolates() -> None:
+    model = load_shipped_model("imagenet-arch")  # fitted on ReLU MnasNet-space networks
+    outside = model.outside_domain(get_arch("mobilenet_v3_small"))
+    assert any("hswish" in o for o in outside) and any("resolution" not in o for o in outside)
+    assert any("block_types" in o and "dsa" in o
+               for o in model.outside_domain(get_arch("mobilenet_v1")))

@@ -43,7 +43,8 @@ def npz(tmp_path: Path) -> str:
 def test_json_one_and_many(archs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", "--arch", archs[0], "--proxy", "params", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
-    assert set(one) == {"score", "spread", "proxy", "arch", "estimator", "quality"}
+    assert set(one) == {"score", "spread", "proxy", "arch", "estimator", "quality",
+                        "outside_domain"}
     assert one["proxy"] == "params" and "RESULTS-proxies.md" in one["quality"]
     assert one["arch"] == archs[0] and one["score"] > 0
 
