@@ -54,12 +54,15 @@ class LabelSet:
         kind: ``folder``, ``csv`` or ``run``.
         description: Task, dataset and metric where the source says (``truth`` /
             ``source`` fields of the arch files, the run's proxy and data).
+        space: The search space (name or YAML path) the labels come from, where the
+            source says (a run folder's config); None otherwise.
     """
 
     items: tuple[LabelledArch, ...]
     source: str
     kind: str
     description: str
+    space: str | None = None
 
     def lookup(self) -> dict[str, LabelledArch]:
         """``structure_key -> label``."""
@@ -166,7 +169,8 @@ def _from_run(folder: Path) -> LabelSet:
         raise MnasInputError(
             f"{folder}: its trials were scored by proxy {proxy!r}, not trained; only a run "
             "searched with `--proxy train` holds accuracy labels")
-    space = load_space(str(config.get("space")))
+    space_source = str(config.get("space"))
+    space = load_space(space_source)
     choices = space.parameter_choices()
     trials = folder / "trials.csv"
     rows = list(csv.DictReader(read_input_text(
@@ -187,7 +191,8 @@ def _from_run(folder: Path) -> LabelSet:
     if not items:
         raise MnasInputError(f"{folder}: no finished trained trials yet; run the search first")
     return LabelSet(items=_dedupe(items), source=str(folder), kind="run",
-                    description=f"train proxy accuracy (fraction) on {config.get('data')}")
+                    description=f"train proxy accuracy (fraction) on {config.get('data')}",
+                    space=space_source)
 
 
 def load_labels(source: str | Path) -> LabelSet:

@@ -41,17 +41,13 @@ def register(subparsers: Any) -> None:
 
 def run_fit(args: argparse.Namespace) -> int:
     """Fit, print each candidate's cross-validated quality, write the model."""
-    import json
     from pathlib import Path
 
     from mnas.accuracy import fit_accuracy_model, load_labels
     from mnas.spaces import load_space
 
     labels = load_labels(args.labels)
-    space_name = args.space
-    if space_name is None and labels.kind == "run":
-        config = json.loads((Path(args.labels) / "config.json").read_text(encoding="utf-8"))
-        space_name = str(config["space"])
+    space_name = args.space or labels.space
     encoding = args.encoding or ("space" if space_name else "arch")
     space = load_space(space_name) if space_name else None
     if space_name and Path(space_name).is_file():

@@ -123,3 +123,14 @@ def one_error_line(stderr: str) -> str:
     assert len(lines) == 1, stderr[-3000:]
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
+
+
+def with_options(base: list[str], *changes: str) -> list[str]:
+    """``base`` command-line arguments with option values replaced or added (option, value pairs)."""
+    args = list(base)
+    for option, value in zip(changes[::2], changes[1::2], strict=True):
+        if option in args:
+            args[args.index(option) + 1] = value
+        else:
+            args += [option, value]
+    return args

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ._faults import REPO, TINY_ARCH, TINY_SPACE, one_error_line
+from ._faults import REPO, TINY_ARCH, TINY_SPACE, one_error_line, with_options
 
 PIXEL4 = REPO / "latency_tables" / "pixel4.json"
 
@@ -83,13 +83,7 @@ SEARCH = ["search", "--target", "pixel4", "--budget", "20ms", "--trials", "1", "
 
 def _search(*changes: str) -> list[str]:
     """``SEARCH`` with option values replaced/added (pairs of option, value)."""
-    args = list(SEARCH)
-    for option, value in zip(changes[::2], changes[1::2], strict=True):
-        if option in args:
-            args[args.index(option) + 1] = value
-        else:
-            args += [option, value]
-    return args
+    return with_options(SEARCH, *changes)
 
 
 #: (case id, argv). Every one must exit 2 with one ``error:`` line.

@@ -26,7 +26,15 @@ from typing import Any
 
 import pytest
 
-from ._faults import ENV, REPO, TINY_ARCH, TINY_SPACE, count_finished_lines, mnas_cmd
+from ._faults import (
+    ENV,
+    REPO,
+    TINY_ARCH,
+    TINY_SPACE,
+    count_finished_lines,
+    mnas_cmd,
+    with_options,
+)
 from ._hostile_runner import CASE_SECONDS, MEMORY_LIMIT
 
 PIXEL4 = REPO / "latency_tables" / "pixel4.json"
@@ -148,13 +156,7 @@ SEARCH = ["search", "--target", "pixel4", "--budget", "40ms", "--space", "{tmp}/
 
 
 def _search(*changes: str) -> list[str]:
-    args = list(SEARCH)
-    for option, value in zip(changes[::2], changes[1::2], strict=True):
-        if option in args:
-            args[args.index(option) + 1] = value
-        else:
-            args += [option, value]
-    return args
+    return with_options(SEARCH, *changes)
 
 
 def _show(path: str) -> list[str]:
