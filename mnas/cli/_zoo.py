@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def _list(args: argparse.Namespace) -> int:
-    from mnas._profile import profile
+    from mnas.arch import arch_costs
     from mnas.models import get_arch, list_archs
 
     rows = []
@@ -18,7 +18,7 @@ def _list(args: argparse.Namespace) -> int:
         arch = get_arch(name)
         row = {"name": name, "resolution": arch.resolution, "blocks": len(arch.blocks)}
         if args.profile:
-            prof = profile(arch)
+            prof = arch_costs(arch)
             row.update(params=prof.params, macs=prof.macs)
         rows.append(row)
     if args.json:
