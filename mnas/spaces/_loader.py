@@ -26,7 +26,11 @@ from mnas.arch import ACTIVATIONS, HEAD_TYPES, SE_GATES, SE_REDUCE_FROM, Head, S
 from mnas.errors import MnasInputError
 from mnas.spaces._space import FixedBlock, OpChoice, SearchSpace, StageSpec
 
-__all__ = ["default_spaces_dir", "list_spaces", "load_space", "space_from_dict"]
+__all__ = ["DEFAULT_SPACE", "default_spaces_dir", "list_spaces", "load_space", "space_from_dict"]
+
+DEFAULT_SPACE = "mobilenetv3"
+"""The space a search or a latency build uses when none is named (MobileNetV3's,
+Howard et al., arXiv:1905.02244)."""
 
 
 def default_spaces_dir() -> Path:
