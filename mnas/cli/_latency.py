@@ -11,9 +11,10 @@ from typing import Any
 
 from mnas.cli._common import print_json, resolve_arch
 from mnas.errors import MnasInputError
-from mnas.spaces import DEFAULT_SPACE
 
 __all__ = ["ensure_host_table", "register"]
+
+DEFAULT_SPACE = "mobilenetv3"
 
 
 def register(subparsers: Any) -> None:

@@ -8,8 +8,6 @@ import sys
 import warnings
 from typing import Any
 
-from mnas.spaces import DEFAULT_SPACE
-
 __all__ = ["DEFAULT_TIMEOUT_S", "print_result", "register"]
 
 #: Wall-clock cap of the trial loop, so the default command ends in minutes on 2 cores
@@ -20,6 +18,7 @@ DEFAULT_TIMEOUT_S = 240.0
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``search`` subcommand."""
     from mnas.search import SAMPLERS
+    from mnas.spaces import DEFAULT_SPACE
 
     p = subparsers.add_parser(
         "search", help="search a space for the best architecture under a latency budget",

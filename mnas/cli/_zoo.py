@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mnas.cli._common import print_json
 
@@ -16,7 +17,8 @@ def _list(args: argparse.Namespace) -> int:
     rows = []
     for name in list_archs():
         arch = get_arch(name)
-        row = {"name": name, "resolution": arch.resolution, "blocks": len(arch.blocks)}
+        row: dict[str, Any] = {"name": name, "resolution": arch.resolution,
+                               "blocks": len(arch.blocks)}
         if args.profile:
             prof = arch_costs(arch)
             row.update(params=prof.params, macs=prof.macs)
