@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mnas.cli._common import print_json
 
@@ -10,15 +11,16 @@ __all__ = ["register"]
 
 
 def _list(args: argparse.Namespace) -> int:
-    from mnas._profile import profile
+    from mnas.arch import arch_costs
     from mnas.models import get_arch, list_archs
 
     rows = []
     for name in list_archs():
         arch = get_arch(name)
-        row = {"name": name, "resolution": arch.resolution, "blocks": len(arch.blocks)}
+        row: dict[str, Any] = {"name": name, "resolution": arch.resolution,
+                               "blocks": len(arch.blocks)}
         if args.profile:
-            prof = profile(arch)
+            prof = arch_costs(arch)
             row.update(params=prof.params, macs=prof.macs)
         rows.append(row)
     if args.json:
