@@ -13,6 +13,7 @@ executes nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -134,28 +135,39 @@ def _train(params: list[Any], xs: Any, ys: Any, optimiser: Any, epochs: int) -> 
         optimiser.step()
 
 
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries (inspecting them costs ~7 ms)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def fit_regressor(x: np.ndarray, y: np.ndarray, *, family: str, seed: int = 0,
                   members: int = 5, alpha: float = 1.0, hidden: int = 64, epochs: int = 300,
                   lr: float = 0.01, weight_decay: float = 1e-3) -> Regressor:
     """Fit an ensemble of ``family`` to rows ``x`` and labels ``y``.
 
     Members are fitted on bootstrap resamples drawn from ``numpy.random.default_rng(seed)``
-    (deterministic for a given seed).
+    (deterministic for a given seed), with one BLAS and one torch thread.
     """
     if family not in FAMILIES:
         raise MnasInputError(f"unknown model family {family!r}; choose one of "
                              f"{', '.join(FAMILIES)}")
-    z, t, x_mean, x_scale, y_mean, y_scale = _standardise(np.asarray(x, float),
-                                                           np.asarray(y, float))
-    rng = np.random.default_rng(seed)
-    fitted: list[tuple[tuple[np.ndarray, np.ndarray], ...]] = []
-    for m in range(members):
-        rows = rng.integers(0, len(z), len(z))
-        if family == "ridge":
-            fitted.append((_ridge(z[rows], t[rows], alpha),))
-        else:
-            fitted.append(_mlp(z[rows], t[rows], hidden=hidden, epochs=epochs, lr=lr,
-                               weight_decay=weight_decay, seed=seed * 1000 + m))
+    # One BLAS thread: small systems solve 4-5x faster than with a thread pool fighting
+    # for 2 busy cores, and the sums are the same in any process.
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        z, t, x_mean, x_scale, y_mean, y_scale = _standardise(np.asarray(x, float),
+                                                               np.asarray(y, float))
+        rng = np.random.default_rng(seed)
+        fitted: list[tuple[tuple[np.ndarray, np.ndarray], ...]] = []
+        for m in range(members):
+            rows = rng.integers(0, len(z), len(z))
+            if family == "ridge":
+                fitted.append((_ridge(z[rows], t[rows], alpha),))
+            else:
+                fitted.append(_mlp(z[rows], t[rows], hidden=hidden, epochs=epochs, lr=lr,
+                                   weight_decay=weight_decay, seed=seed * 1000 + m))
     settings: dict[str, Any] = ({"alpha": alpha, "members": members} if family == "ridge" else
                                 {"hidden": hidden, "epochs": epochs, "lr": lr,
                                  "weight_decay": weight_decay, "members": members})

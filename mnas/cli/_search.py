@@ -47,9 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="multi-objective search (NSGA-II) over proxy score and latency")
     p.add_argument("--seed", type=int, default=0, help="sampler and proxy seed (default 0)")
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
-                   help="tpe (default), random, evolution (regularized evolution within the "
-                        "budget, Real et al. 2019), predictor (an ensemble fitted on the "
-                        "finished trials picks each next one, White et al. 2021), nsga2 "
+                   help="predictor (default: an ensemble fitted on the finished trials "
+                        "picks each next one, White et al. 2021), tpe, random, evolution "
+                        "(regularized evolution within the budget, Real et al. 2019), nsga2 "
                         "(default with --pareto)")
     p.add_argument("--prior", default="default",
                    help="--sampler predictor: the estimate that ranks its first candidates "
@@ -69,7 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run(args: argparse.Namespace) -> int:
     import optuna
 
-    from mnas.search import SearchConfig, default_proxy_name, parse_budget, search
+    from mnas.search import (
+        DEFAULT_SAMPLER,
+        SearchConfig,
+        default_proxy_name,
+        parse_budget,
+        search,
+    )
     from mnas.search._ray_cli import options_from_args, run_from_args
 
     if args.backend != "ray":
@@ -79,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         target=args.target, budget_ms=budget, space=args.space, trials=args.trials,
         timeout_s=args.timeout or None, proxy=args.proxy or default_proxy_name(), data=args.data,
         objective=args.objective, pareto=args.pareto, seed=args.seed,
-        sampler=args.sampler or ("nsga2" if args.pareto else "tpe"), name=args.name,
+        sampler=args.sampler or ("nsga2" if args.pareto else DEFAULT_SAMPLER), name=args.name,
         runs_dir=args.runs_dir, top_k=args.top, prior=args.prior)
     if args.backend == "ray":
         return run_from_args(args, config)

@@ -8,7 +8,13 @@ run the same code. See :mod:`mnas.search._driver` for storage and resume.
 from __future__ import annotations
 
 from mnas.search._budget import Fastest, fastest_arch, format_budget, parse_budget
-from mnas.search._config import OBJECTIVES, SAMPLERS, SearchConfig, default_run_name
+from mnas.search._config import (
+    DEFAULT_SAMPLER,
+    OBJECTIVES,
+    SAMPLERS,
+    SearchConfig,
+    default_run_name,
+)
 from mnas.search._driver import (
     STUDY_FILE,
     SearchResult,
@@ -35,6 +41,7 @@ from mnas.search._report import render_report
 __all__ = [
     "OBJECTIVES",
     "SAMPLERS",
+    "DEFAULT_SAMPLER",
     "STUDY_FILE",
     "Candidate",
     "Evaluation",

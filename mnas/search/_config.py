@@ -12,11 +12,16 @@ from typing import Any
 from mnas.errors import MnasInputError
 from mnas.spaces import DEFAULT_SPACE
 
-__all__ = ["CONFIG_FORMAT", "OBJECTIVES", "SAMPLERS", "SearchConfig", "default_run_name"]
+__all__ = ["CONFIG_FORMAT", "DEFAULT_SAMPLER", "OBJECTIVES", "SAMPLERS", "SearchConfig",
+           "default_run_name"]
 
 CONFIG_FORMAT = "mnas-search-config/1"
 OBJECTIVES = ("hard", "soft")
 SAMPLERS = ("tpe", "random", "evolution", "predictor", "nsga2")
+#: The single-objective default, chosen by measurement (README, "Search efficiency"):
+#: on the headline search it ends higher than TPE, evolution and random on 10 of 10
+#: seeds, and on NAS-Bench-Macro it reaches the top 1% within 50 evaluations on 30 of 30.
+DEFAULT_SAMPLER = "predictor"
 #: Fields that define *what* is searched; a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("target", "budget_ms", "space", "proxy", "data", "objective", "pareto",
                    "seed", "sampler", "soft_weight", "prior")
@@ -41,8 +46,8 @@ class SearchConfig:
         objective: ``hard`` (budget as an Optuna constraint) or ``soft`` (MnasNet reward).
         pareto: Multi-objective search over proxy score and latency.
         seed: Seed of the sampler and the proxy.
-        sampler: ``tpe``, ``random``, ``evolution``, ``predictor`` (single-objective) or
-            ``nsga2``.
+        sampler: ``predictor`` (default), ``tpe``, ``random``, ``evolution``
+            (single-objective) or ``nsga2``.
         prior: Accuracy estimate that ranks the ``predictor`` sampler's first candidates
             (an estimator name as ``proxy``; ``none``: uniform random first trials).
         name: Run folder name under ``runs_dir``.
@@ -62,7 +67,7 @@ class SearchConfig:
     objective: str = "hard"
     pareto: bool = False
     seed: int = 0
-    sampler: str = "tpe"
+    sampler: str = DEFAULT_SAMPLER
     name: str = ""
     runs_dir: str = "runs"
     top_k: int = 5
@@ -162,7 +167,7 @@ def default_run_name(config: SearchConfig, *, default_space: str, default_proxy:
         parts.append(config.objective)
     if config.pareto:
         parts.append("pareto")
-    if config.sampler != ("nsga2" if config.pareto else "tpe"):
+    if config.sampler != ("nsga2" if config.pareto else DEFAULT_SAMPLER):
         parts.append(config.sampler)
     if config.sampler == "predictor" and config.prior != "default":
         parts.append(f"prior-{Path(config.prior).stem}")

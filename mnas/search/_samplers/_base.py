@@ -48,13 +48,14 @@ class ProposalSampler(optuna.samplers.BaseSampler):
         self.seed = seed
         self._generator: CandidateGenerator | None = generator
         self._proposals: dict[int, dict[str, Any]] = {}
+        self._codes: dict[int, np.ndarray] = {}  # finished trial number -> its code row
         self._keys: dict[int, bytes] = {}  # finished trial number -> its canonical code
         self._keys_of: optuna.Study | None = None  # the study those numbers belong to
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the searcher: tables and caches are rebuilt where it is unpickled.
-        return {**self.__dict__, "_generator": None, "_proposals": {}, "_keys": {},
-                "_keys_of": None}
+        return {**self.__dict__, "_generator": None, "_proposals": {}, "_codes": {},
+                "_keys": {}, "_keys_of": None}
 
     @property
     def generator(self) -> CandidateGenerator:
@@ -86,18 +87,33 @@ class ProposalSampler(optuna.samplers.BaseSampler):
         """The study's trials other than ``number`` (finished, running or waiting)."""
         return [t for t in study.get_trials(deepcopy=False) if t.number != number]
 
+    def codes_of(self, study: optuna.Study, trials: list[FrozenTrial]) -> Codes:
+        """The code rows of ``trials``' parameters (finished trials' rows are memoised)."""
+        if self._keys_of is not study:
+            self._codes, self._keys, self._keys_of = {}, {}, study
+        gen = self.generator
+        todo = [t for t in trials if t.number not in self._codes]
+        rows = gen.encode(t.params for t in todo) if todo else None
+        fresh: dict[int, np.ndarray] = ({t.number: rows[i] for i, t in enumerate(todo)}
+                                        if rows is not None else {})
+        for t in todo:
+            if t.state.is_finished():
+                self._codes[t.number] = fresh[t.number]
+        if not trials:
+            return np.zeros((0, gen.codec.width), dtype=np.int64)
+        return np.stack([self._codes[t.number] if t.number in self._codes else fresh[t.number]
+                         for t in trials])
+
     def seen(self, study: optuna.Study, trials: list[FrozenTrial]) -> set[bytes]:
         """The canonical codes of ``trials`` (finished trials' codes are memoised)."""
-        if self._keys_of is not study:
-            self._keys, self._keys_of = {}, study
-        gen = self.generator
-        todo = [t for t in trials if t.number not in self._keys]
-        keys = gen.keys(gen.encode(t.params for t in todo)) if todo else []
+        codes = self.codes_of(study, trials)
+        todo = [i for i, t in enumerate(trials) if t.number not in self._keys]
+        keys = self.generator.keys(codes[todo]) if todo else []
         seen = {self._keys[t.number] for t in trials if t.number in self._keys}
-        for t, key in zip(todo, keys, strict=True):
+        for i, key in zip(todo, keys, strict=True):
             seen.add(key)
-            if t.state.is_finished():
-                self._keys[t.number] = key
+            if trials[i].state.is_finished():
+                self._keys[trials[i].number] = key
         return seen
 
     def fallback(self, rng: np.random.Generator, seen: set[bytes], tries: int) -> Codes:

@@ -136,14 +136,14 @@ class PredictorSampler(ProposalSampler):
         """
         sign = self.sign(study)
         gen = self.generator
-        rows: list[dict[str, Any]] = []
+        done: list[FrozenTrial] = []
         values: list[float] = []
         for t in sorted(trials, key=lambda t: t.number):
             feasible, value = self.fitness(t, sign)
             if t.state == TrialState.COMPLETE and feasible and np.isfinite(value):
-                rows.append(t.params)
+                done.append(t)
                 values.append(value)
-        codes = gen.encode(rows)
+        codes = self.codes_of(study, done)
         if not len(codes):
             return codes, np.zeros(0)
         _, first = np.unique(gen.codec.canonical(codes), axis=0, return_index=True)
