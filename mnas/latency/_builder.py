@@ -397,7 +397,12 @@ def _check_same_setup(table: LatencyTable, info: RunnerInfo, path: Path,
              ("runtime_version", header.runtime_version, info.runtime_version),
              ("threads", header.threads, info.threads), ("cpu", header.cpu, info.cpu),
              ("batch", header.batch, info.batch), ("dtype", header.dtype, info.dtype),
-             ("clock", header.extra.get("clock", info.clock), info.clock)]
+             ("clock", header.extra.get("clock", info.clock), info.clock),
+             # LiteRT: the layout key models were converted with (absent before it had
+             # one: NCHW); entries of two layouts differ by the transposes
+             ("key model layout", (header.extra.get("runner") or {}).get("key_io_layout",
+                                                                       "nchw"),
+              info.extra.get("key_io_layout", "nchw"))]
     for name, have, want in pairs:
         if have != want:
             raise MnasInputError(

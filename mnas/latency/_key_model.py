@@ -17,7 +17,20 @@ from mnas.errors import MnasInputError
 from mnas.latency._opkey import OpKey
 from mnas.models._torchnet import BLOCK_CLASSES, BlockSpec, ConvBNAct, Norm, make_activation
 
-__all__ = ["HeadModule", "key_example", "key_model", "seed_of"]
+__all__ = ["IO_ATTR", "HeadModule", "key_example", "key_model", "seed_of", "unit_io_layout"]
+
+IO_ATTR = "mnas_io_layout"
+"""Attribute of a :func:`key_model` model: the unit's input and output layout inside a
+network converted to a runtime with NHWC kernels (:func:`unit_io_layout`). A runner
+that converts (LiteRT, ``mnas.latency.runners._litert_convert``) converts the unit so; a
+model without it (a whole network) keeps PyTorch's NCHW."""
+
+
+def unit_io_layout(key: OpKey) -> str:
+    """``nchw-nhwc`` for a stem (it takes the network's NCHW image), else ``nhwc``: inside
+    a converted network every activation between units is NHWC (a head's 2-D output has
+    no layout)."""
+    return "nchw-nhwc" if key.kind == "stem" else "nhwc"
 
 # PyTorch's BatchNorm defaults; a key's SE act and gate replace the SE fields per block
 _NORM = Norm(bn_eps=1e-5, bn_momentum=0.1, se_act="relu", se_gate="sigmoid")
@@ -64,14 +77,17 @@ def key_model(key: OpKey) -> nn.Module:
 
     Its weights are initialised from a seed of the key (the global RNG is left as it
     was), so the same key gives the same model in every run: a runner that caches
-    converted models (LiteRT) finds it again.
+    converted models (LiteRT) finds it again. Its :data:`IO_ATTR` attribute is
+    :func:`unit_io_layout` of the key.
 
     Raises:
         MnasInputError: If ``key.kind`` is not a stem, block type or head.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed_of(str(key)))
-        return _key_model(key)
+        model = _key_model(key)
+    setattr(model, IO_ATTR, unit_io_layout(key))
+    return model
 
 
 def _key_model(key: OpKey) -> nn.Module:

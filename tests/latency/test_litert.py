@@ -48,6 +48,18 @@ def _run_tflite(data: bytes, x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
 
 
+def _ops(data: bytes) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=data, num_threads=1)
+    interpreter.allocate_tensors()
+    return [op["op_name"] for op in interpreter._get_ops_details()]
+
+
+def _nhwc(t: torch.Tensor) -> torch.Tensor:
+    return t.permute(0, 2, 3, 1).contiguous() if t.ndim == 4 else t
+
+
 # ------------------------------------------------------------------ without the extra
 def test_runner_litert_without_the_extra_is_one_line(monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str],
@@ -92,6 +104,60 @@ def test_digest_follows_structure_weights_and_input() -> None:
         model_digest(key_model(KEY), x, version="v")
 
 
+def test_key_models_carry_their_layout_inside_a_network() -> None:
+    """Blocks and the head are NHWC at their input (and a block at its output), the stem
+    takes the NCHW image; a whole network has no mark and stays NCHW as exported."""
+    from mnas.latency.runners._litert_convert import io_example, io_layout
+    from mnas.models import build, zoo
+
+    stem = OpKey.parse("stem-in:224x224x3-out:112x112x16-k3-s2-relu")
+    head = OpKey.parse("head-in:7x7x512-conv:none-conv_bn_act_pool-hidden:none-out:1000-relu")
+    assert io_layout(key_model(KEY)) == "nhwc" and io_layout(key_model(head)) == "nhwc"
+    assert io_layout(key_model(stem)) == "nchw-nhwc"
+    assert io_layout(build(zoo.mobilenet_v1(0.25, resolution=64))) == "nchw"
+    x = key_example(KEY)
+    assert io_example(x, "nhwc").shape == (1, 16, 16, 16)
+    assert io_example(x, "nhwc").equal(x.permute(0, 2, 3, 1))
+    assert io_example(x, "nchw-nhwc") is x and io_example(x, "nchw") is x
+
+
+def test_layout_is_in_the_digest_and_nchw_digests_are_unchanged() -> None:
+    """An NHWC file is another file; an NCHW one keeps the digest it had before files had
+    a layout (its cached file is still right), pinned here."""
+    from mnas.latency.runners._litert_convert import model_digest
+
+    model, x = key_model(KEY), key_example(KEY)
+    nchw = model_digest(model, x, version="v", layout="nchw")
+    assert nchw == "f75030594f6f7f9b2c4578caceac50e1"  # the digest of the code before
+    assert model_digest(model, x, version="v") == model_digest(model, x, version="v",
+                                                               layout="nhwc") != nchw
+    assert model_digest(model, x, version="v", layout="nchw-nhwc") not in (nchw, model_digest(
+        model, x, version="v"))
+    with pytest.raises(MnasInputError, match="layout must be one of"):
+        model_digest(model, x, version="v", layout="chw")
+
+
+def test_resuming_a_table_of_the_other_key_layout_is_refused(tmp_path: Path) -> None:
+    """A LiteRT table whose keys were converted NCHW (before key layouts; no
+    ``key_io_layout``) is not resumed by a runner converting them NHWC."""
+    from mnas.latency._builder import _check_same_setup, _header_for
+    from mnas.latency._table import LatencyTable
+    from mnas.latency.runners._base import RunnerInfo
+
+    def info(extra: dict[str, str]) -> RunnerInfo:
+        return RunnerInfo(runtime="litert", runtime_version="2.3.0", threads=1, device="d",
+                          cpu="c", cpu_mask=None, clock="cpu", extra=extra)
+
+    old = LatencyTable(header=_header_for(info({"layout": "NCHW"}), target="t",
+                                          how_to_measure="", statistic="min"))
+    new = info({"key_io_layout": "nhwc"})
+    with pytest.raises(MnasInputError, match="key model layout 'nchw' but this run uses 'nhwc'"):
+        _check_same_setup(old, new, tmp_path / "t.json", "min")
+    same = LatencyTable(header=_header_for(new, target="t", how_to_measure="",
+                                           statistic="min"))
+    _check_same_setup(same, new, tmp_path / "t.json", "min")
+
+
 def test_key_models_are_reproducible() -> None:
     torch.manual_seed(1)
     state = torch.random.get_rng_state()
@@ -111,9 +177,9 @@ def test_cache_converts_once_and_the_file_matches_torch(_: Any, tmp_path: Path) 
     assert cache.converted == 1 and cache.path(model, x).read_bytes() == data
     assert TfliteCache(tmp_path, workers=1).get(key_model(KEY), x) == data  # a new process's view
     with torch.no_grad():
-        expected = model(x)
-    got = _run_tflite(data, x)
-    assert got.shape == expected.shape  # NCHW in and out, as in PyTorch
+        expected = _nhwc(model(x))
+    got = _run_tflite(data, _nhwc(x))
+    assert got.shape == expected.shape  # NHWC in and out, as inside a network
     assert float((got - expected).abs().max()) <= 1e-4
     assert cache.convert_many([(model, x)]) == 0  # already there
 
@@ -131,9 +197,9 @@ def test_convert_many_runs_in_parallel_workers(_: Any, tmp_path: Path) -> None:
     assert seen[0] == (0, 3) and seen[-1] == (3, 3)
     for model, x in items:
         with torch.no_grad():
-            expected = model(x)
-        assert float((_run_tflite(cache.path(model, x).read_bytes(), x) - expected).abs().max()
-                     ) <= 1e-4
+            expected = _nhwc(model(x))
+        got = _run_tflite(cache.path(model, x).read_bytes(), _nhwc(x))
+        assert float((got - expected).abs().max()) <= 1e-4
 
 
 @pytest.mark.parametrize("_", [pytest.param(0, marks=needs_litert)])
@@ -157,3 +223,34 @@ def test_litert_runner_contract(_: Any, tmp_path: Path) -> None:
     assert prepared.time(warmup=0, repeats=3).n == 3
     prepared.close()
     assert runner.cache.converted == 1  # the second prepare came from the cache
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param("stem-in:32x32x3-out:16x16x16-k3-s2-hswish", marks=needs_litert),
+    pytest.param("dsa-in:16x16x16-out:8x8x32-mid:16-k3-s2-skip0-se0-relu", marks=needs_litert),
+    pytest.param(str(KEY), marks=needs_litert),
+    pytest.param("head-in:4x4x64-conv:none-conv_bn_act_pool-hidden:none-out:10-relu",
+                 marks=needs_litert),
+    pytest.param("head-in:4x4x32-conv:96-pool_conv_act-hidden:64-out:10-hswish",
+                 marks=needs_litert),
+    pytest.param("head-in:4x4x32-conv:96-conv_bn_act_pool-hidden:64-out:10-hswish",
+                 marks=needs_litert)])
+def test_key_files_have_no_transposes_a_network_does_not_run(text: str, tmp_path: Path) -> None:
+    """Each key's file has the layout of its unit inside a converted network: a block or
+    a head has no TRANSPOSE at all, the stem only the one on the image (as the network's
+    first op), and each computes what the PyTorch unit computes (NHWC where it is)."""
+    from mnas.latency.runners._litert_convert import TfliteCache, io_example, io_layout
+
+    key = OpKey.parse(text)
+    model, x = key_model(key), key_example(key)
+    data = TfliteCache(tmp_path, workers=1).get(model, x)
+    ops = [op for op in _ops(data) if op != "DELEGATE"]
+    assert ops.count("TRANSPOSE") == (1 if key.kind == "stem" else 0), ops
+    if key.kind == "stem":
+        assert ops[0] == "TRANSPOSE"
+    layout = io_layout(model)
+    with torch.no_grad():
+        expected = _nhwc(model(x))
+    got = _run_tflite(data, io_example(x, layout))
+    assert got.shape == expected.shape
+    assert float((got - expected).abs().max()) <= 1e-4

@@ -299,6 +299,8 @@ class AndroidRunner(Runner):
             "runner_binary_sha256": self._binary_sha,
             "backend": "XNNPACK" if self.runtime == "executorch" else "TFLite CPU (XNNPACK)",
         }
+        if self.runtime == "tflite":  # key models converted as they run inside a network
+            extra["key_io_layout"] = "nhwc"
         return RunnerInfo(runtime=self.runtime, runtime_version=runtime_version,
                           threads=self.threads, device=model, cpu=cpu, cpu_mask=self.cpu_mask,
                           clock="device", extra=extra)

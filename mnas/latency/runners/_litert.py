@@ -1,7 +1,8 @@
 """Host runner: ``.tflite`` (litert-torch) timed with LiteRT's interpreter and XNNPACK.
 
 This is the runtime Android apps ship, run here on the host CPU: the same converted
-file a phone would get (:mod:`mnas.latency.runners._litert_convert`), in
+file a phone would get (:mod:`mnas.latency.runners._litert_convert`; key models with
+NHWC input and output, whole networks NCHW as exported), in
 ``ai_edge_litert.interpreter.Interpreter`` with its default XNNPACK delegate and a fixed
 thread count. With 1 thread XNNPACK runs on the calling thread, so the default clock is
 the thread's CPU time, as for onnxruntime.
@@ -27,6 +28,8 @@ from mnas.latency.runners._base import (
 )
 from mnas.latency.runners._litert_convert import (
     TfliteCache,
+    io_example,
+    io_layout,
     litert_available,
     litert_missing,
 )
@@ -100,9 +103,12 @@ class LiteRTRunner(Runner):
             runtime="litert", runtime_version=litert_version(), threads=self.threads,
             device=host_device_name(), cpu=cpu_model(), cpu_mask=self._mask, clock=self.clock,
             extra={"delegate": "XNNPACK (LiteRT's default CPU delegate)",
-                   "converter": self.cache.version, "layout": "NCHW input and output "
-                   "(litert-torch keeps PyTorch's layout)", "process_affinity":
-                   cpu_affinity_mask()})
+                   "converter": self.cache.version,
+                   "layout": "key models in their layout inside a converted network "
+                   "(blocks NHWC in and out, stem NCHW in and NHWC out, head NHWC in: "
+                   "litert_torch.to_channel_last_io); whole networks NCHW as exported",
+                   "key_io_layout": "nhwc",
+                   "process_affinity": cpu_affinity_mask()})
 
     def convert_ahead(self, items: Sequence[tuple[nn.Module, torch.Tensor]], *,
                       on_progress: Callable[[int, int], None] | None = None) -> int:
@@ -110,10 +116,14 @@ class LiteRTRunner(Runner):
         return self.cache.convert_many(items, on_progress=on_progress)
 
     def prepare(self, model: nn.Module, example: torch.Tensor) -> Prepared:
-        """Convert (or take from the cache), load, bind the input; timing runs ``invoke``."""
+        """Convert (or take from the cache), load, bind the input; timing runs ``invoke``.
+
+        A key model may take its input NHWC (:func:`io_layout`): ``example`` is permuted.
+        """
         interpreter = litert_interpreter(self.cache.get(model, example), threads=self.threads)
         detail = interpreter.get_input_details()[0]
-        data = example.detach().cpu().contiguous().numpy().astype(np.float32)
+        data = io_example(example.detach().cpu(), io_layout(model)).contiguous().numpy(
+            ).astype(np.float32)
         if tuple(detail["shape"]) != data.shape:
             raise MnasError(f"the .tflite model takes input {tuple(detail['shape'])}, the "
                             f"example is {data.shape}")
