@@ -30,15 +30,19 @@ from mnas.search._objective import (
     soft_reward,
 )
 from mnas.search._outputs import Candidate, ZooEntry, pareto_front, rank_candidates
+from mnas.search._ray import run_ray_search
+from mnas.search._ray_options import BACKENDS, RayOptions
 from mnas.search._report import render_report
 
 __all__ = [
+    "BACKENDS",
     "OBJECTIVES",
     "SAMPLERS",
     "STUDY_FILE",
     "Candidate",
     "Evaluation",
     "Fastest",
+    "RayOptions",
     "SearchConfig",
     "SearchContext",
     "SearchResult",
@@ -60,6 +64,7 @@ __all__ = [
     "prepare",
     "rank_candidates",
     "render_report",
+    "run_ray_search",
     "search",
     "soft_reward",
 ]
