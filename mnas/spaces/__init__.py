@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from mnas.spaces._codec import Codes, ParamCodec
-from mnas.spaces._loader import default_spaces_dir, list_spaces, load_space, space_from_dict
+from mnas.spaces._loader import (
+    DEFAULT_SPACE,
+    default_spaces_dir,
+    list_spaces,
+    load_space,
+    space_from_dict,
+)
 from mnas.spaces._space import FixedBlock, SearchSpace, StageSpec, TrialLike, random_trial
 
 __all__ = [
+    "DEFAULT_SPACE",
     "Codes",
     "FixedBlock",
     "ParamCodec",

@@ -26,7 +26,11 @@ from mnas.arch import ACTIVATIONS, HEAD_TYPES, SE_GATES, SE_REDUCE_FROM, Head, S
 from mnas.errors import MnasInputError
 from mnas.spaces._space import FixedBlock, OpChoice, SearchSpace, StageSpec
 
-__all__ = ["default_spaces_dir", "list_spaces", "load_space", "space_from_dict"]
+__all__ = ["DEFAULT_SPACE", "default_spaces_dir", "list_spaces", "load_space",
+           "space_from_dict"]
+
+#: The space searched and measured when none is named (``search_spaces/mobilenetv3.yaml``).
+DEFAULT_SPACE = "mobilenetv3"
 
 
 def default_spaces_dir() -> Path:
