@@ -21,6 +21,7 @@ DEFAULT_TIMEOUT_S = 240.0
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``search`` subcommand."""
     from mnas.search import SAMPLERS
+    from mnas.spaces import DEFAULT_SPACE
 
     p = subparsers.add_parser(
         "search", help="search a space for the best architecture under a latency budget",
@@ -30,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--target", required=True,
                    help="latency target: a shipped table name (pixel4), host, or a table path")
     p.add_argument("--budget", required=True, help="latency budget: 20ms, 20 (ms) or 0.02s")
-    p.add_argument("--space", default="mobilenetv3",
-                   help="search space name or YAML file (default: mobilenetv3)")
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help=f"search space name or YAML file (default: {DEFAULT_SPACE})")
     p.add_argument("--trials", type=int, default=300,
                    help="total finished trials (a resumed run runs only the rest; default 300)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,

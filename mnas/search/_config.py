@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mnas.errors import MnasInputError
+from mnas.spaces import DEFAULT_SPACE
 
 __all__ = ["CONFIG_FORMAT", "OBJECTIVES", "SAMPLERS", "SearchConfig", "default_run_name"]
 
@@ -50,7 +51,7 @@ class SearchConfig:
 
     target: str
     budget_ms: float
-    space: str = "mobilenetv3"
+    space: str = DEFAULT_SPACE
     trials: int = 300
     timeout_s: float | None = None
     proxy: str = "flops"

@@ -58,7 +58,7 @@ from mnas.search._objective import (
     objective,
 )
 from mnas.search._outputs import Candidate, rank_candidates, write_outputs, write_zoo
-from mnas.spaces import SearchSpace, load_space
+from mnas.spaces import DEFAULT_SPACE, SearchSpace, load_space
 
 __all__ = ["STUDY_FILE", "STUDY_NAME", "SearchResult", "load_study", "make_sampler",
            "open_storage", "prepare", "search"]
@@ -67,7 +67,6 @@ STUDY_FILE = "study.log"
 STUDY_NAME = "mnas"
 _STORED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
                   optuna.trial.TrialState.FAIL)
-DEFAULT_SPACE = "mobilenetv3"
 
 
 @dataclass(frozen=True, kw_only=True)
