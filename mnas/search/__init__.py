@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from mnas.search._budget import Fastest, fastest_arch, format_budget, parse_budget
 from mnas.search._config import OBJECTIVES, SAMPLERS, SearchConfig, default_run_name
-from mnas.search._driver import (
-    STUDY_FILE,
-    SearchResult,
-    load_study,
-    make_sampler,
-    open_storage,
-    prepare,
-    search,
-)
+from mnas.search._driver import load_study, make_sampler, open_storage, search
 from mnas.search._objective import (
     Evaluation,
     SearchContext,
@@ -33,6 +25,7 @@ from mnas.search._outputs import Candidate, ZooEntry, pareto_front, rank_candida
 from mnas.search._ray import run_ray_search
 from mnas.search._ray_options import BACKENDS, RayOptions
 from mnas.search._report import render_report
+from mnas.search._run import STUDY_FILE, Run, SearchResult, prepare
 
 __all__ = [
     "BACKENDS",
@@ -43,6 +36,7 @@ __all__ = [
     "Evaluation",
     "Fastest",
     "RayOptions",
+    "Run",
     "SearchConfig",
     "SearchContext",
     "SearchResult",
