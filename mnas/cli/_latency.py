@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mnas.cli._common import print_json, resolve_arch
 from mnas.cli._latency_calibrate import register_calibrate
 from mnas.errors import MnasInputError
+from mnas.latency._calibrate import pct_text
 from mnas.spaces import DEFAULT_SPACE
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if cal is not None:
         print(f"calibration: total = {cal.a:.4f} * sum + {cal.c:.4f} ms/M weights + "
               f"{cal.b:.4f} ms over {cal.n} networks "
-              f"(MAPE {cal.mape * 100:.1f}%, max {cal.max_abs_pct_err * 100:.1f}%)")
+              f"(MAPE {pct_text(cal.mape)}, max {pct_text(cal.max_abs_pct_err)})")
     return 0
 
 
@@ -210,8 +211,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if header.how_to_measure:
         print(f"rebuild   {header.how_to_measure}")
     if cal is not None:
-        mape = f"{cal.mape * 100:.1f}%" if cal.mape is not None else "?"
-        worst = f"{cal.max_abs_pct_err * 100:.1f}%" if cal.max_abs_pct_err is not None else "?"
+        mape, worst = pct_text(cal.mape), pct_text(cal.max_abs_pct_err)
         weights = f" + {cal.c:.4f} ms/M weights" if cal.c else ""
         print(f"calibration  total = {cal.a:.4f} * sum{weights} + {cal.b:.4f} ms  (n={cal.n}, "
               f"MAPE {mape}, max {worst})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mnas.cli._common import print_json
 
@@ -13,10 +14,11 @@ def _list(args: argparse.Namespace) -> int:
     from mnas._profile import profile
     from mnas.models import get_arch, list_archs
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_archs():
         arch = get_arch(name)
-        row = {"name": name, "resolution": arch.resolution, "blocks": len(arch.blocks)}
+        row: dict[str, Any] = {"name": name, "resolution": arch.resolution,
+                               "blocks": len(arch.blocks)}
         if args.profile:
             prof = profile(arch)
             row.update(params=prof.params, macs=prof.macs)

@@ -21,7 +21,7 @@ from mnas.models._layers import BLOCK_CLASSES, ConvBNAct, make_activation
 
 __all__ = ["HeadModule", "key_example", "key_model", "seed_of"]
 
-_BN = {"bn_eps": 1e-5, "bn_momentum": 0.1}
+_BN_EPS, _BN_MOMENTUM = 1e-5, 0.1  # PyTorch BatchNorm defaults
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class HeadModule(nn.Module):
         self.pool_first = key.head_type == "pool_conv_act"
         self.head_conv: nn.Module = nn.Identity()
         if key.mid_channels:
-            self.head_conv = ConvBNAct(width, key.mid_channels, kernel=1, act=key.act, **_BN)
+            self.head_conv = ConvBNAct(width, key.mid_channels, kernel=1, act=key.act,
+                                      bn_eps=_BN_EPS, bn_momentum=_BN_MOMENTUM)
             width = key.mid_channels
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head_hidden: nn.Module = nn.Identity()
@@ -87,7 +88,8 @@ def key_model(key: OpKey) -> nn.Module:
 def _key_model(key: OpKey) -> nn.Module:
     if key.kind == "stem":
         model: nn.Module = ConvBNAct(key.in_channels, key.out_channels, kernel=key.kernel,
-                                     stride=key.stride, act=key.act, **_BN)
+                                     stride=key.stride, act=key.act, bn_eps=_BN_EPS,
+                                     bn_momentum=_BN_MOMENTUM)
     elif key.kind == "head":
         model = HeadModule(key)
     elif key.kind in BLOCK_CLASSES:
@@ -96,7 +98,8 @@ def _key_model(key: OpKey) -> nn.Module:
                       kernel=key.kernel, stride=key.stride, act=key.act,
                       se_ratio=0.25 if key.se_channels else 0.0,
                       se_channels=key.se_channels, skip=key.skip)
-        settings = _BlockSettings(se_act=key.se_act, se_gate=key.se_gate, **_BN)
+        settings = _BlockSettings(se_act=key.se_act, se_gate=key.se_gate,
+                                  bn_eps=_BN_EPS, bn_momentum=_BN_MOMENTUM)
         model = BLOCK_CLASSES[key.kind](block, settings)  # type: ignore[arg-type]
     else:
         raise MnasInputError(f"op key kind must be stem, head or one of "

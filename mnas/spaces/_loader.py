@@ -277,7 +277,7 @@ def _check_size(ck: _Checker, space: SearchSpace) -> None:
             raise ck.fail(f"stages[{i}].channels", max(stage.channels),
                           f"at most {MAX_CHANNELS} channels after the width multiplier "
                           f"{width:g} and expansion (got {widest:g})")
-    fixed = [("stem.channels", space.stem.channels)]
+    fixed: list[tuple[str, float]] = [("stem.channels", space.stem.channels)]
     fixed += [(f"{where}[{i}].channels", block.channels * block.expansion)
               for where, blocks in (("before", space.before), ("after", space.after))
               for i, block in enumerate(blocks)]
