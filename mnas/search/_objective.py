@@ -87,7 +87,7 @@ def soft_reward(score: float, latency_ms: float, budget_ms: float, weight: float
     as latency falls.
     """
     ratio = latency_ms / budget_ms
-    return score * ratio ** (weight if score >= 0 else -weight)
+    return float(score * ratio ** (weight if score >= 0 else -weight))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -232,7 +232,8 @@ def _fit(config: SearchConfig, space: SearchSpace, options: RayOptions,
 
         callbacks = [progress_callback(total=config.trials, done=0, enabled=progress,
                                     on_trial=on_trial),
-                     JsonLoggerCallback(), CSVLoggerCallback()]
+                     JsonLoggerCallback(),  # type: ignore[no-untyped-call]  # Ray's are untyped
+                     CSVLoggerCallback()]  # type: ignore[no-untyped-call]
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(

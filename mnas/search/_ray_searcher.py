@@ -54,7 +54,7 @@ def searcher_class() -> type:
     """``OptunaSearch`` that records each result's latency constraint before ``tell``."""
     from ray.tune.search.optuna import OptunaSearch
 
-    class ConstrainedOptunaSearch(OptunaSearch):  # type: ignore[misc, valid-type]
+    class ConstrainedOptunaSearch(OptunaSearch):
         """Ray's ``OptunaSearch`` with mnas's latency constraint and dedup bookkeeping."""
 
         def __init__(self, *, space_function: SpaceFunction, constrained: bool,
@@ -63,12 +63,12 @@ def searcher_class() -> type:
             self._mnas_space = space_function
             self._mnas_constrained = constrained
 
-        def on_trial_result(self, trial_id: str, result: dict) -> None:
+        def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
             if result.get("unscored"):
                 return
             super().on_trial_result(trial_id, result)
 
-        def on_trial_complete(self, trial_id: str, result: dict | None = None,
+        def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                               error: bool = False) -> None:
             ot_trial = self._ot_trials.get(trial_id)
             if (ot_trial is not None and result and trial_id not in self._completed_trials
@@ -102,7 +102,7 @@ def progress_callback(*, total: int, done: int, enabled: bool,
     """
     from ray.tune import Callback
 
-    class Progress(Callback):  # type: ignore[misc, valid-type]
+    class Progress(Callback):
         def __init__(self) -> None:
             self.finished = done
             self.best: tuple[float, float] | None = None
@@ -128,10 +128,12 @@ def progress_callback(*, total: int, done: int, enabled: bool,
             print(f"trials {self.finished}/{total}{note}: {best} "
                   f"[{time.monotonic() - self.started:.0f} s]", file=sys.stderr, flush=True)
 
-        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any,
+                              **info: Any) -> None:
             self._tick(trial.last_result, failed=False)
 
-        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any,
+                           **info: Any) -> None:
             self._tick(trial.last_result, failed=True)
 
     return Progress()
