@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import random
 import sys
 import time
@@ -40,10 +39,10 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _tabular import ACCEL, MACRO_DIR, macro_labels  # noqa: E402
 from proxy_correlation import OFA_RESOLUTIONS, ofa_arch, ofa_oracle, sample_ofa_config  # noqa: E402
 
 from mnas.accuracy import (  # noqa: E402
-    LabelledArch,
     LabelSet,
     Quality,
     fit_accuracy_model,
@@ -63,10 +62,6 @@ from mnas.models import get_arch  # noqa: E402
 from mnas.proxies import arch_costs  # noqa: E402
 from mnas.spaces import load_space  # noqa: E402
 
-SHARED = HERE.parent.parent / "shared" / "data"
-ACCEL = SHARED / "accel_nasbench" / "archs"
-MACRO_DIR = SHARED / "nas_bench_macro" / "archs"
-MACRO_JSON = SHARED / "nas_bench_macro" / "nas-bench-macro_cifar10.json"
 ZOO_TOP1 = HERE / "data" / "zoo_top1.csv"
 BUDGETS_MS = (8.0, 12.0, 16.0, 20.0, 25.0)
 DATASET = "ImageNet-1k val top-1 (Accel-NASBench proxified training, 16 epochs)"
@@ -100,25 +95,11 @@ def fit_shipped(fit: LabelSet) -> None:
               flush=True)
 
 
-def macro_labels() -> tuple[LabelSet, LabelSet]:
+def macro_split() -> tuple[LabelSet, LabelSet]:
     """NAS-Bench-Macro: (fit, test). Test = the 300 shared arch files; fit = every other
     distinct network of the 6,561 (keys that build the same network are averaged)."""
-    space = load_space("nas-bench-macro")
-    names = space.parameter_names()
-    ops = {"0": "identity", "1": "k3_e3", "2": "k5_e6"}
-    bench = json.loads(MACRO_JSON.read_text(encoding="utf-8"))
-    groups: dict[str, list[tuple[Arch, float]]] = {}
-    for key, record in bench.items():
-        arch = space.replay({n: ops[c] for n, c in zip(names, key, strict=True)})
-        groups.setdefault(arch.structure_key(), []).append((arch, float(record["mean_acc"])))
     test = load_labels(MACRO_DIR)
-    held = {i.arch.structure_key() for i in test.items}
-    items = tuple(LabelledArch(arch=group[0][0], accuracy=float(np.mean([a for _, a in group])),
-                               origin=f"{MACRO_JSON.name} ({len(group)} keys)")
-                  for key, group in groups.items() if key not in held)
-    fit = LabelSet(items=items, source=str(MACRO_JSON), kind="folder",
-                   description="NAS-Bench-Macro CIFAR-10 test top-1 (mean of 3 runs)")
-    return fit, test
+    return macro_labels(exclude={i.arch.structure_key() for i in test.items}), test
 
 
 def fit_macro(fit: LabelSet) -> None:
@@ -268,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     fit, held = split(load_labels(ACCEL))
     print(f"Accel-NASBench: {len(fit.items)} to fit, {len(held.items)} held out", flush=True)
-    macro_fit, macro_test = macro_labels()
+    macro_fit, macro_test = macro_split()
     print(f"NAS-Bench-Macro: {len(macro_fit.items)} distinct networks to fit, "
           f"{len(macro_test.items)} held out", flush=True)
     if args.write:

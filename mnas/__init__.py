@@ -10,8 +10,17 @@ The Python API mirrors the CLI::
 
 from __future__ import annotations
 
-from mnas._profile import Profile, profile
-from mnas.arch import Arch, Block, Head, Stem, arch_from_dict, load_arch, save_arch
+from mnas.arch import (
+    Arch,
+    ArchCosts,
+    Block,
+    Head,
+    Stem,
+    arch_costs,
+    arch_from_dict,
+    load_arch,
+    save_arch,
+)
 from mnas.errors import MissingLatencyKeyError, MnasError, MnasInputError
 from mnas.latency import Estimate, LatencyTable, TablePredictor, load_table, predict, resolve_target
 from mnas.models import MobileNet, build, get_arch, list_archs, register_arch
@@ -21,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Arch",
+    "ArchCosts",
     "Block",
     "Estimate",
     "Head",
@@ -29,10 +39,10 @@ __all__ = [
     "MnasError",
     "MnasInputError",
     "MobileNet",
-    "Profile",
     "SearchSpace",
     "Stem",
     "TablePredictor",
+    "arch_costs",
     "arch_from_dict",
     "build",
     "get_arch",
@@ -42,7 +52,6 @@ __all__ = [
     "load_space",
     "load_table",
     "predict",
-    "profile",
     "register_arch",
     "resolve_target",
     "save_arch",

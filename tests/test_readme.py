@@ -28,5 +28,5 @@ def test_python_api_block_runs_as_written(tmp_path: Path,
     finally:
         os.chdir(cwd)
     out = capsys.readouterr().out
-    assert "Profile(params=5483032, macs=217187168)" in out and "estimated" in out
+    assert "ArchCosts(params=5483032, macs=216589760)" in out and "estimated" in out
     assert (tmp_path / "m.onnx").is_file() and "imagenet-arch" in out

@@ -120,6 +120,25 @@ class LabelsEstimator(AccuracyProxy):
         """Whether ``arch`` has a label."""
         return arch.structure_key() in self._lookup
 
+    def check_space(self, space: SearchSpace, *, probe: int = 200) -> None:
+        """Refuse labels none of which is an architecture of ``space`` (the labels of
+        another space would fail on the search's first trial).
+
+        Up to ``probe`` labels, evenly spread, are tried as members of the space.
+
+        Raises:
+            MnasInputError: No probed label is a member of ``space``.
+        """
+        items = self.labels.items
+        step = max(1, len(items) // probe)
+        if any(space.params_of(item.arch) is not None for item in items[::step]):
+            return
+        where = f" (they are of space {self.labels.space!r})" if self.labels.space else ""
+        raise MnasInputError(
+            f"labels:{self.labels.source} holds no architecture of space {space.name!r}"
+            f"{where}; search the space they come from with --space, or label "
+            f"architectures of {space.name!r}")
+
     def describe(self) -> str:
         """Where the labels come from (they are the measurement itself)."""
         return (f"labels:{self.labels.source}: {self.labels.description} "

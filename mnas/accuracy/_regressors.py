@@ -86,7 +86,11 @@ def _ridge(z: np.ndarray, t: np.ndarray, alpha: float) -> tuple[np.ndarray, np.n
     mean = z.mean(axis=0)
     offset = float(t.mean())
     zc = z - mean
-    weight = np.linalg.solve(zc.T @ zc + alpha * np.eye(z.shape[1]), zc.T @ (t - offset))
+    if len(z) < z.shape[1]:  # fewer rows than features: the dual (n x n) system, same solution
+        dual = np.linalg.solve(zc @ zc.T + alpha * np.eye(len(z)), t - offset)
+        weight = zc.T @ dual
+    else:
+        weight = np.linalg.solve(zc.T @ zc + alpha * np.eye(z.shape[1]), zc.T @ (t - offset))
     return weight[:, None], np.asarray([offset - float(mean @ weight)])
 
 

@@ -13,9 +13,9 @@ __all__ = ["arch_summary", "register"]
 
 def arch_summary(arch: Arch) -> dict:
     """The JSON summary of ``mnas arch show --json``."""
-    from mnas._profile import profile
+    from mnas.arch import arch_costs
 
-    prof = profile(arch)
+    prof = arch_costs(arch)
     size = conv_out_size(arch.resolution, arch.stem.kernel, arch.stem.stride)
     blocks = []
     for s, b, block in arch.iter_blocks():

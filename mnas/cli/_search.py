@@ -51,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--seed", type=int, default=0, help="sampler and proxy seed (default 0)")
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="tpe (default), random, evolution (regularized evolution within the "
-                        "budget, Real et al. 2019), nsga2 (default with --pareto)")
+                        "budget, Real et al. 2019), predictor (an ensemble fitted on the "
+                        "finished trials picks each next one, White et al. 2021), nsga2 "
+                        "(default with --pareto)")
+    p.add_argument("--prior", default="default",
+                   help="--sampler predictor: the estimate that ranks its first candidates "
+                        "(as --proxy; default: the default estimate; none: random)")
     p.add_argument("--name", default="", help="run folder name (default from target, budget "
                                               "and non-default settings)")
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default runs/)")
@@ -78,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout or None, proxy=args.proxy or default_proxy_name(), data=args.data,
         objective=args.objective, pareto=args.pareto, seed=args.seed,
         sampler=args.sampler or ("nsga2" if args.pareto else "tpe"), name=args.name,
-        runs_dir=args.runs_dir, top_k=args.top)
+        runs_dir=args.runs_dir, top_k=args.top, prior=args.prior)
     options = ray_options(args)
     command = shlex.join(["mnas", *sys.argv[1:]]) if sys.argv[1:2] == ["search"] else ""
     optuna.logging.set_verbosity(optuna.logging.WARNING)

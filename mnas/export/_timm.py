@@ -60,11 +60,8 @@ def _misfit(where: str, why: str) -> MnasInputError:
 def _se_text(block: Block, arch: Arch, expansion: float, se_from_exp: bool) -> str:
     """The shortest ``se`` value for which timm computes ``block.se_channels`` squeeze channels."""
     se_in = block.mid_channels if block.type == "ir" else block.in_channels
-    if arch.se_reduce_from == "mid":
-        def round_fn(value: float) -> int:
-            return make_divisible(value, 8)
-    else:
-        round_fn = round
+    def round_fn(value: float) -> int:
+        return make_divisible(value, 8) if arch.se_reduce_from == "mid" else round(value)
 
     def squeeze(ratio: float) -> int:
         if not se_from_exp:

@@ -46,7 +46,8 @@ def _v2_row(row: Any, where: str) -> list[str]:
             py_int(s, where=where)]
 
 
-def _aligned(rows: list[list[str]], header: tuple[str, ...], indent: str, wrap: str) -> list[str]:
+def _aligned(rows: list[list[str]], header: tuple[str, ...], indent: str,
+             wrap: tuple[str, str]) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) + 1 for r in rows]) for i, h in enumerate(header)]
     open_, close = wrap
     lines = [indent + "# " + " ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
@@ -88,7 +89,7 @@ def torchvision_source(arch: Arch) -> str:
                    "from torchvision.models.mobilenetv3 import InvertedResidualConfig"]
         table = ["# One InvertedResidualConfig per block (the rows of the MobileNetV3 paper's "
                  "tables 1 and 2).", "BNECK = ["]
-        table += _aligned(rows, _V3_COLUMNS, "    ", "()")
+        table += _aligned(rows, _V3_COLUMNS, "    ", ("(", ")"))
         table.append("]")
         call = ["    setting = [InvertedResidualConfig(*row) for row in BNECK]",
                 "    model = MobileNetV3(",
@@ -101,7 +102,7 @@ def torchvision_source(arch: Arch) -> str:
         imports = ["from torchvision.models import MobileNetV2"]
         table = ["# t: expansion, c: output channels, n: repeats, s: stride of the first repeat",
                  "INVERTED_RESIDUAL_SETTING = ["]
-        table += _aligned(rows, _V2_COLUMNS, "    ", "[]")
+        table += _aligned(rows, _V2_COLUMNS, "    ", ("[", "]"))
         table.append("]")
         call = ["    model = MobileNetV2(",
                 "        inverted_residual_setting=INVERTED_RESIDUAL_SETTING,",

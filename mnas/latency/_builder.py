@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnas.arch import Arch
+from mnas.arch import Arch, Block, Head, Stem, block_cost, head_costs, stem_costs
 from mnas.errors import MnasInputError
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration
 from mnas.latency._key_model import key_example, key_model, seed_of
@@ -230,20 +230,20 @@ def calibration_archs(space: Any, n: int, *, seed: int = 0) -> list[Arch]:
 
 
 def estimate_macs(key: OpKey) -> int:
-    """Multiply-accumulates of one unit (a rough size, used to pick a mid-sized sentinel)."""
-    i2, o2, k2 = key.in_size ** 2, key.out_size ** 2, key.kernel ** 2
-    if key.kind in ("stem", "cn"):
-        return o2 * k2 * key.in_channels * key.out_channels
+    """Multiply-accumulates of one unit, by :mod:`mnas.arch`'s counter (picks the sentinel)."""
+    if key.kind == "stem":
+        stem = Stem(channels=key.out_channels, kernel=key.kernel, stride=key.stride,
+                    act=key.act)
+        return stem_costs(stem, key.in_size).macs
     if key.kind == "head":
-        conv = key.mid_channels * key.in_channels * (
-            i2 if key.head_type == "conv_bn_act_pool" else 1)
-        width = key.mid_channels or key.in_channels
-        return conv + width * (key.hidden or 1) + (key.hidden or width) * key.out_channels
-    se = 2 * key.mid_channels * key.se_channels
-    if key.kind == "ir":
-        return (i2 * key.in_channels * key.mid_channels + o2 * k2 * key.mid_channels
-                + o2 * key.mid_channels * key.out_channels + se)
-    return o2 * k2 * key.in_channels + o2 * key.in_channels * key.out_channels + se
+        head = Head(type=key.head_type, channels=key.mid_channels or None,
+                    hidden=key.hidden or None, act=key.act)
+        return head_costs(head, in_channels=key.in_channels, in_size=key.in_size,
+                          num_classes=key.out_channels).macs
+    block = Block(type=key.kind, in_channels=key.in_channels, mid_channels=key.mid_channels,
+                  out_channels=key.out_channels, kernel=key.kernel, stride=key.stride,
+                  act=key.act, se_channels=key.se_channels, skip=key.skip)
+    return block_cost(block, key.in_size).macs
 
 
 def arch_id(arch: Arch) -> str:

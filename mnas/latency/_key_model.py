@@ -9,29 +9,18 @@ unit's timing inside the network, up to the cost of entering and leaving a model
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from mnas.arch import Block
 from mnas.errors import MnasInputError
 from mnas.latency._opkey import OpKey
-from mnas.models._layers import BLOCK_CLASSES, ConvBNAct, make_activation
+from mnas.models._torchnet import BLOCK_CLASSES, BlockSpec, ConvBNAct, Norm, make_activation
 
 __all__ = ["HeadModule", "key_example", "key_model", "seed_of"]
 
-_BN_EPS, _BN_MOMENTUM = 1e-5, 0.1  # PyTorch BatchNorm defaults
-
-
-@dataclass(frozen=True)
-class _BlockSettings:
-    """The arch-level fields the block classes read (BN and SE conventions)."""
-
-    bn_eps: float
-    bn_momentum: float
-    se_act: str
-    se_gate: str
+# PyTorch's BatchNorm defaults; a key's SE act and gate replace the SE fields per block
+_NORM = Norm(bn_eps=1e-5, bn_momentum=0.1, se_act="relu", se_gate="sigmoid")
 
 
 class HeadModule(nn.Module):
@@ -48,7 +37,7 @@ class HeadModule(nn.Module):
         self.head_conv: nn.Module = nn.Identity()
         if key.mid_channels:
             self.head_conv = ConvBNAct(width, key.mid_channels, kernel=1, act=key.act,
-                                      bn_eps=_BN_EPS, bn_momentum=_BN_MOMENTUM)
+                                      norm=_NORM)
             width = key.mid_channels
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head_hidden: nn.Module = nn.Identity()
@@ -88,19 +77,16 @@ def key_model(key: OpKey) -> nn.Module:
 def _key_model(key: OpKey) -> nn.Module:
     if key.kind == "stem":
         model: nn.Module = ConvBNAct(key.in_channels, key.out_channels, kernel=key.kernel,
-                                     stride=key.stride, act=key.act, bn_eps=_BN_EPS,
-                                     bn_momentum=_BN_MOMENTUM)
+                                     stride=key.stride, act=key.act, norm=_NORM)
     elif key.kind == "head":
         model = HeadModule(key)
     elif key.kind in BLOCK_CLASSES:
-        block = Block(type=key.kind, in_channels=key.in_channels,
-                      mid_channels=key.mid_channels, out_channels=key.out_channels,
-                      kernel=key.kernel, stride=key.stride, act=key.act,
-                      se_ratio=0.25 if key.se_channels else 0.0,
-                      se_channels=key.se_channels, skip=key.skip)
-        settings = _BlockSettings(se_act=key.se_act, se_gate=key.se_gate,
-                                  bn_eps=_BN_EPS, bn_momentum=_BN_MOMENTUM)
-        model = BLOCK_CLASSES[key.kind](block, settings)  # type: ignore[arg-type]
+        block = BlockSpec(type=key.kind, in_channels=key.in_channels,
+                          mid_channels=key.mid_channels, out_channels=key.out_channels,
+                          kernel=key.kernel, stride=key.stride, act=key.act,
+                          se_channels=key.se_channels, skip=key.skip)
+        model = BLOCK_CLASSES[key.kind](block, _NORM._replace(se_act=key.se_act,
+                                                              se_gate=key.se_gate))
     else:
         raise MnasInputError(f"op key kind must be stem, head or one of "
                              f"{', '.join(BLOCK_CLASSES)}, got {key.kind!r}")

@@ -20,6 +20,11 @@ entries, the device model for missing keys and the calibration are the ones
 number as ``predict_ms`` up to float summation order (relative difference ~1e-15).
 Where the table lacks a key (and has no device model), the candidates using it
 predict NaN (never within a budget) instead of raising as ``predict_ms`` does.
+
+A space with whole-layer operation choices (``ops:``, NAS-Bench-Macro) does not
+decompose that way (a skipped layer changes its neighbours' inputs), but such spaces
+are small: each distinct network is predicted once with ``predict_ms`` and memoised
+by its canonical code row.
 """
 
 from __future__ import annotations
@@ -53,11 +58,13 @@ class ScreeningPredictor:
         self.space = space
         self.predictor = predictor
         self.codec = ParamCodec(space)
+        self._memo: dict[bytes, float] | None = (
+            {} if any(stage.ops for stage in space.stages) else None)
         cal = predictor.table.calibration
         self._a = cal.a if cal else 1.0
         self._b = cal.b if cal else 0.0
         self._c = (cal.c if cal else 0.0) / 1e6
-        stages = space.stages
+        stages = space.stages if self._memo is None else ()
         n_w, n_r = len(space.widths), len(space.resolutions)
         self._combos = [list(itertools.product(
             st.kernel, st.expansion if st.type == "ir" else (1.0,), st.se, st.act))
@@ -65,7 +72,7 @@ class ScreeningPredictor:
         self._radix = [(len(st.expansion) if st.type == "ir" else 1, len(st.se), len(st.act))
                        for st in stages]
         chans = [len(st.channels) for st in stages]
-        prev = [1, *chans[:-1]]
+        prev = [1, *chans[:-1]][:len(chans)]
         # Each unit's calibrated share a * ms + c * weights; flat buffers (for np.take) with
         # one trailing 0 that an inactive block indexes, and N-d views to fill them.
         self._first_flat = [np.zeros(n_w * n_r * p * c * len(k) + 1) for p, c, k in
@@ -76,8 +83,8 @@ class ScreeningPredictor:
                             zip(chans, self._combos, strict=True)]
         self._later = [f[:-1].reshape(n_w, n_r, c, len(k)) for f, c, k in
                        zip(self._later_flat, chans, self._combos, strict=True)]
-        self._fixed_flat = np.zeros(n_w * n_r * chans[-1])
-        self._fixed = self._fixed_flat.reshape(n_w, n_r, chans[-1])
+        self._fixed_flat = np.zeros(n_w * n_r * (chans[-1] if chans else 1))
+        self._fixed = self._fixed_flat.reshape(n_w, n_r, -1)
         self._shape = [(p, c, len(k)) for p, c, k in zip(prev, chans, self._combos, strict=True)]
         self._built = np.zeros((n_w, n_r), dtype=bool)
         self.probes = 0  #: probe architectures predicted so far (the one-off cost)
@@ -131,6 +138,8 @@ class ScreeningPredictor:
 
     def warm(self) -> None:
         """Tabulate every (width, resolution) now (otherwise done on first need)."""
+        if self._memo is not None:
+            return
         for wi, ri in itertools.product(range(len(self.space.widths)),
                                         range(len(self.space.resolutions))):
             if not self._built[wi, ri]:
@@ -141,6 +150,8 @@ class ScreeningPredictor:
         """Calibrated latency (ms) of every row of a ``(n, columns)`` code array."""
         codec = self.codec
         codes = np.asarray(codes, dtype=np.int64)
+        if self._memo is not None:
+            return self._predict_memoised(codes)
         n = len(codes)
         zeros = np.zeros(n, dtype=np.int64)
         columns = np.ascontiguousarray(codes.T)  # one contiguous array per parameter
@@ -179,6 +190,25 @@ class ScreeningPredictor:
             prev = own
         total += self._fixed_flat.take(base * self._fixed.shape[2] + prev)
         return total
+
+    def _predict_memoised(self, codes: Codes) -> npt.NDArray[np.float64]:
+        """Latency of each row, one ``predict_ms`` per distinct network (``ops`` spaces)."""
+        assert self._memo is not None
+        canon = np.ascontiguousarray(self.codec.canonical(codes))
+        out = np.empty(len(codes))
+        for i, row in enumerate(canon):
+            key = row.tobytes()
+            value = self._memo.get(key)
+            if value is None:
+                arch = self.space.replay(self.codec.decode(row))
+                try:
+                    value = self.predictor.predict_ms(arch)
+                except MissingLatencyKeyError:
+                    value = math.nan
+                self._memo[key] = value
+                self.probes += 1
+            out[i] = value
+        return out
 
     def predict_many(self, pool: Sequence[Mapping[str, Any]]) -> npt.NDArray[np.float64]:
         """Calibrated latency (ms) of every parameter set in ``pool`` (trial ``params``)."""

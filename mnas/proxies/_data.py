@@ -128,10 +128,10 @@ def _load_folder(path: Path, limit: int | None, resolution: int) -> ImageData:
         idx = np.linspace(0, len(files) - 1, num=limit).round().astype(int)
         files = [files[i] for i in idx]
     xs = np.empty((len(files), 3, resolution, resolution), dtype=np.uint8)
-    for i, (file, _label) in enumerate(files):
+    for i, (image_path, _label) in enumerate(files):
         try:
-            with Image.open(file) as img:
-                img = img.convert("RGB")
+            with Image.open(image_path) as opened:
+                img = opened.convert("RGB")
                 w, h = img.size
                 scale = resolution / min(w, h)
                 size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
@@ -141,7 +141,7 @@ def _load_folder(path: Path, limit: int | None, resolution: int) -> ImageData:
                 img = img.crop((left, top, left + resolution, top + resolution))
                 xs[i] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
         except OSError as err:
-            raise MnasInputError(f"cannot read image {file}: {err}") from None
+            raise MnasInputError(f"cannot read image {image_path}: {err}") from None
     y = torch.tensor([label for _f, label in files], dtype=torch.int64)
     return ImageData(x=torch.from_numpy(xs), y=y, num_classes=len(classes),
                      train_mask=_holdout(len(files)), source=str(path))

@@ -16,10 +16,10 @@ __all__ = ["CONFIG_FORMAT", "OBJECTIVES", "SAMPLERS", "SearchConfig", "default_r
 
 CONFIG_FORMAT = "mnas-search-config/1"
 OBJECTIVES = ("hard", "soft")
-SAMPLERS = ("tpe", "random", "evolution", "nsga2")
+SAMPLERS = ("tpe", "random", "evolution", "predictor", "nsga2")
 #: Fields that define *what* is searched; a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("target", "budget_ms", "space", "proxy", "data", "objective", "pareto",
-                   "seed", "sampler", "soft_weight")
+                   "seed", "sampler", "soft_weight", "prior")
 #: Largest seed: numpy's and Optuna's samplers take 32-bit seeds.
 MAX_SEED = 2**32 - 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -41,7 +41,10 @@ class SearchConfig:
         objective: ``hard`` (budget as an Optuna constraint) or ``soft`` (MnasNet reward).
         pareto: Multi-objective search over proxy score and latency.
         seed: Seed of the sampler and the proxy.
-        sampler: ``tpe``, ``random``, ``evolution`` (single-objective) or ``nsga2``.
+        sampler: ``tpe``, ``random``, ``evolution``, ``predictor`` (single-objective) or
+            ``nsga2``.
+        prior: Accuracy estimate that ranks the ``predictor`` sampler's first candidates
+            (an estimator name as ``proxy``; ``none``: uniform random first trials).
         name: Run folder name under ``runs_dir``.
         runs_dir: Folder holding run folders.
         top_k: Number of top architectures written to ``top/``.
@@ -64,6 +67,7 @@ class SearchConfig:
     runs_dir: str = "runs"
     top_k: int = 5
     soft_weight: float = -0.07
+    prior: str = "default"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -73,9 +77,9 @@ class SearchConfig:
         if self.sampler not in SAMPLERS:
             raise MnasInputError(f"sampler must be one of {', '.join(SAMPLERS)}, got "
                                  f"{self.sampler!r}")
-        if self.sampler == "evolution" and self.pareto:
-            raise MnasInputError("--sampler evolution is single-objective; use --sampler nsga2 "
-                                 "(the default) with --pareto")
+        if self.sampler in ("evolution", "predictor") and self.pareto:
+            raise MnasInputError(f"--sampler {self.sampler} is single-objective; use --sampler "
+                                 "nsga2 (the default) with --pareto")
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise MnasInputError(f"trials must be an integer >= 1, got {self.trials!r}")
         if self.timeout_s is not None and not self.timeout_s > 0:
@@ -86,7 +90,7 @@ class SearchConfig:
                 or not 0 <= self.seed <= MAX_SEED):
             raise MnasInputError(f"seed must be an integer in [0, {MAX_SEED}] (2^32 - 1, what "
                                  f"the samplers accept), got {self.seed!r}")
-        for name in ("target", "space", "proxy", "name", "runs_dir"):
+        for name in ("target", "space", "proxy", "name", "runs_dir", "prior"):
             if not isinstance(getattr(self, name), str):
                 raise MnasInputError(f"{name} must be a string, got {getattr(self, name)!r}")
         if (isinstance(self.budget_ms, bool) or not isinstance(self.budget_ms, int | float)
@@ -160,6 +164,8 @@ def default_run_name(config: SearchConfig, *, default_space: str, default_proxy:
         parts.append("pareto")
     if config.sampler != ("nsga2" if config.pareto else "tpe"):
         parts.append(config.sampler)
+    if config.sampler == "predictor" and config.prior != "default":
+        parts.append(f"prior-{Path(config.prior).stem}")
     if config.seed:
         parts.append(f"seed{config.seed}")
     name = re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(parts))[:100]

@@ -61,7 +61,9 @@ class _NoInterruptTraceback(logging.Filter):
     """Drops Optuna's two warnings about a trial stopped by Ctrl-C ("Trial N failed with
     parameters ... KeyboardInterrupt" with its traceback, then "Trial N failed with value
     None"): Ctrl-C is not a failure of the trial, and the CLI says in one line what
-    happened. Every other warning passes."""
+    happened. The same for a trial stopped by an input error (an architecture the
+    ``labels:`` proxy lacks): the run stops and the CLI prints that error in one line.
+    Every other warning passes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,7 +73,8 @@ class _NoInterruptTraceback(logging.Filter):
         exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else record.exc_info
         words = str(record.msg).split()
         trial = words[1] if len(words) > 1 and words[0] == "Trial" else None
-        if isinstance(exc, BaseException) and caused_by_interrupt(exc):
+        if isinstance(exc, BaseException) and (caused_by_interrupt(exc)
+                                               or isinstance(exc, MnasInputError)):
             if trial is not None:
                 self._interrupted.add(trial)
             return False
@@ -91,14 +94,22 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     define-by-run: depth decides which block parameters exist); Optuna's samplers
     read the latency constraint each trial records (``trial.set_constraint``);
     NSGA-II (Deb et al. 2002) for ``--pareto``; random as the baseline (Bergstra & Bengio, JMLR 2012; Li & Talwalkar, UAI 2019 show it is a
-    strong NAS baseline); regularized evolution (Real et al., AAAI 2019) seeds itself per
-    trial (:class:`mnas.search._samplers.EvolutionSampler`).
+    strong NAS baseline); regularized evolution (Real et al., AAAI 2019) and the
+    predictor-guided sampler (White et al., AAAI 2021) seed themselves per trial
+    (:class:`mnas.search._samplers.EvolutionSampler`, :class:`~mnas.search._samplers.
+    PredictorSampler`).
     """
+    budget = config.budget_ms if config.objective == "hard" else None
     if config.sampler == "evolution":
         from mnas.search._samplers import EvolutionSampler
 
         return EvolutionSampler(space=config.space, target=config.target, seed=config.seed,
-                                budget_ms=config.budget_ms if config.objective == "hard" else None)
+                                budget_ms=budget)
+    if config.sampler == "predictor":
+        from mnas.search._samplers import PredictorSampler
+
+        return PredictorSampler(space=config.space, target=config.target, seed=config.seed,
+                                budget_ms=budget, prior=config.prior)
     return TrialSeededSampler(_SamplerFactory(config.sampler), seed=config.seed)
 
 

@@ -8,7 +8,6 @@ score), ``zoo.csv`` (the reference zoo on the same target and proxy),
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -329,38 +328,16 @@ def _with_search_info(cand: Candidate, config: SearchConfig, rank: int) -> Arch:
 
 
 def write_model_source(arch: Arch, path: Path) -> str:
-    """Write standalone PyTorch source of ``arch`` to ``path``; returns how it was made.
+    """Write the standalone PyTorch source of ``arch`` to ``path``; returns how it was checked.
 
-    Uses :func:`mnas.export.export` (``format="pytorch"``, checked in a fresh process);
-    if that check cannot run, falls back to the exporter's unchecked source, and as a
-    last resort to a small module that rebuilds the model with mnas itself.
+    The file is :func:`mnas.export.export`'s ``pytorch`` format, checked in a fresh
+    process; if that check cannot run, the same source is written unchecked.
     """
-    try:
-        from mnas.export import export
+    from mnas.export import export, pytorch_source
 
+    try:
         export(arch, format="pytorch", path=path, force=True)
         return "mnas.export (checked)"
-    except ImportError:
-        pass
     except MnasError:
-        try:
-            from mnas.export import pytorch_source
-
-            atomic_write_text(path, pytorch_source(arch))
-            return "mnas.export.pytorch_source (unchecked)"
-        except (ImportError, MnasError):
-            pass
-    text = json.dumps(arch.to_dict(), sort_keys=True)
-    source = (
-        f'"""{_safe_doc(arch.name)}: built with mnas (fallback; `mnas export` writes '
-        'torch-only source)."""\n\nfrom __future__ import annotations\n\nimport json\n\n'
-        f"ARCH = json.loads({text!r})\n\n\ndef build():\n"
-        '    """The network (needs the mnas package)."""\n'
-        "    from mnas.arch import arch_from_dict\n    from mnas.models import build as _build\n\n"
-        "    return _build(arch_from_dict(ARCH))\n")
-    atomic_write_text(path, source)
-    return "fallback (needs mnas)"
-
-
-def _safe_doc(text: str) -> str:
-    return "".join(ch for ch in text if ch.isalnum() or ch in " -_.")[:80]
+        atomic_write_text(path, pytorch_source(arch))
+        return "mnas.export.pytorch_source (unchecked)"

@@ -7,6 +7,12 @@ stores a choice's index there, so a pool of candidates is one ``(n, columns)``
 integer array that numpy can sample, mutate and screen without building an
 :class:`~mnas.arch.Arch` per candidate. Columns of blocks beyond their stage's depth
 are *inactive*: they hold a value that matters only once a mutation deepens the stage.
+
+A stage with whole-layer operation choices (``ops:``, NAS-Bench-Macro) has one ``op``
+column per layer instead of kernel and expansion. Its skipped (identity) layers after
+the first build nothing, so rows that differ only in where those sit build the same
+network; :meth:`ParamCodec.canonical` moves them last, as :meth:`SearchSpace.params_of`
+does.
 """
 
 from __future__ import annotations
@@ -34,12 +40,17 @@ class StageColumns:
         channels: Column of ``sS_channels``.
         depth: Column of ``sS_depth``.
         slots: Per block slot (one slot when the stage shares its choices), the columns
-            of ``kernel``, ``expansion``, ``se`` and ``act`` in that order.
+            of ``kernel``, ``expansion``, ``se`` and ``act`` in that order (kernel and
+            expansion None in a stage with ``ops``).
+        ops: Per block slot, the column of its ``op`` (empty for a stage without ``ops``).
+        identity: Index of the identity operation among the stage's ``ops`` (None: none).
     """
 
     channels: int | None
     depth: int | None
     slots: tuple[tuple[int | None, int | None, int | None, int | None], ...]
+    ops: tuple[int | None, ...] = ()
+    identity: int | None = None
 
 
 class ParamCodec:
@@ -50,10 +61,6 @@ class ParamCodec:
     """
 
     def __init__(self, space: SearchSpace) -> None:
-        if any(stage.ops for stage in space.stages):
-            raise MnasInputError(
-                f"space {space.name!r} chooses whole layer operations (ops:), which the fast "
-                "codec does not encode yet; use --sampler tpe or random for it")
         self.space = space
         names: list[str] = []
         choices: list[tuple[Any, ...]] = []
@@ -72,15 +79,21 @@ class ParamCodec:
             chan = column(f"s{s}_channels", stage.channels)
             depth = column(f"s{s}_depth", stage.depth)
             slots = []
+            ops: list[int | None] = []
             for b in range(1, (1 if stage.share else max(stage.depth)) + 1):
                 prefix = f"s{s}" if stage.share else f"s{s}_b{b}"
-                slots.append((
-                    column(f"{prefix}_kernel", stage.kernel),
-                    column(f"{prefix}_expansion", stage.expansion) if stage.type == "ir"
-                    else None,
-                    column(f"{prefix}_se", stage.se),
-                    column(f"{prefix}_act", stage.act)))
-            stages.append(StageColumns(channels=chan, depth=depth, slots=tuple(slots)))
+                if stage.ops:
+                    ops.append(column(f"{prefix}_op", [o.label for o in stage.ops]))
+                    kernel = expansion = None
+                else:
+                    kernel = column(f"{prefix}_kernel", stage.kernel)
+                    expansion = (column(f"{prefix}_expansion", stage.expansion)
+                                 if stage.type == "ir" else None)
+                slots.append((kernel, expansion, column(f"{prefix}_se", stage.se),
+                              column(f"{prefix}_act", stage.act)))
+            identity = next((i for i, o in enumerate(stage.ops) if o.identity), None)
+            stages.append(StageColumns(channels=chan, depth=depth, slots=tuple(slots),
+                                       ops=tuple(ops), identity=identity))
         self.names: tuple[str, ...] = tuple(names)
         self.choices: tuple[tuple[Any, ...], ...] = tuple(choices)
         self.stages: tuple[StageColumns, ...] = tuple(stages)
@@ -93,6 +106,9 @@ class ParamCodec:
                 continue
             for b, slot in enumerate(cols.slots, start=1):
                 block_cols.extend((c, s, b) for c in slot if c is not None)
+                op_col = cols.ops[b - 1] if cols.ops else None
+                if op_col is not None:
+                    block_cols.append((op_col, s, b))
         self._block_cols = block_cols
         self._slot_of: list[tuple[int, int] | None] = [None] * len(names)
         for c, s, b in block_cols:
@@ -169,8 +185,38 @@ class ParamCodec:
         return mask
 
     def canonical(self, codes: Codes) -> Codes:
-        """``codes`` with inactive columns set to 0 (equal rows: the same parameters)."""
-        return np.where(self.active(codes), codes, 0)
+        """``codes`` in canonical form: equal rows iff the same network.
+
+        Inactive columns are set to 0; in a stage with ``ops``, the skipped layers after
+        the first move last (with their SE and activation columns set to 0), as
+        :meth:`SearchSpace.params_of` orders them.
+        """
+        out = np.where(self.active(codes), codes, 0)
+        depths = self.depths(out) if any(c.identity is not None for c in self.stages) else []
+        for s, cols in enumerate(self.stages):
+            if cols.identity is None or len(cols.ops) < 3 or cols.ops[1] is None:
+                continue
+            later = list(range(1, len(cols.slots)))  # slots 2.. (the first may downsample)
+            skipped = np.stack([(out[:, cols.ops[b]] == cols.identity) | (depths[s] <= b)
+                                for b in later], axis=1)
+            order = np.argsort(skipped, axis=1, kind="stable")
+            for field in range(5):
+                maybe = [cols.ops[b] if field == 4 else cols.slots[b][field] for b in later]
+                where = [c for c in maybe if c is not None]
+                if len(where) < len(maybe):
+                    continue
+                block = out[:, where]
+                out[:, where] = np.take_along_axis(block, order, axis=1)
+            moved = np.take_along_axis(skipped, order, axis=1)
+            for i, b in enumerate(later):
+                for c in cols.slots[b][2:]:
+                    if c is not None:
+                        out[:, c] = np.where(moved[:, i], 0, out[:, c])
+                op = cols.ops[b]
+                if op is not None:
+                    out[:, op] = np.where(moved[:, i] & (depths[s] > b), cols.identity,
+                                          np.where(moved[:, i], 0, out[:, op]))
+        return out
 
     def mutate(self, codes: Codes, rng: np.random.Generator) -> Codes:
         """One-choice mutation of each row (Real et al., AAAI 2019).

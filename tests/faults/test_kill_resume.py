@@ -133,6 +133,34 @@ def test_evolution_resumed_equals_uninterrupted(killed_evolution) -> None:
                    for a in params[:i]) <= 4 for i, p in enumerate(params) if i >= 20)
 
 
+# Predictor-guided (10 prior-ranked trials, then the surrogate): killed while it fits.
+PREDICTOR_TRIALS = 18
+
+
+@pytest.fixture(scope="module")
+def killed_predictor(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, dict, Path]:
+    """A seeded kill-and-resume of a predictor search plus an uninterrupted reference run."""
+    tmp = tmp_path_factory.mktemp("killed_predictor")
+    before, after, reference = _kill_search_then_resume(
+        tmp, seed=5, sampler="predictor", trials=PREDICTOR_TRIALS, first_kill=11)
+    return before, after, reference, tmp / "runs" / "killed"
+
+
+@pytest.mark.slow  # ~30 s; tests/search/test_predictor.py checks the resume in-process
+def test_predictor_sigkill_keeps_every_finished_trial(killed_predictor) -> None:
+    before, after, reference, run_dir = killed_predictor
+    assert len(before) > 10  # the kill came after the surrogate took over
+    _check_search(before, after, reference, run_dir, trials=PREDICTOR_TRIALS)
+
+
+@pytest.mark.slow
+def test_predictor_resumed_equals_uninterrupted(killed_predictor) -> None:
+    _before, after, reference, _run_dir = killed_predictor
+    assert {n: r[0] for n, r in after.items()} == {n: r[0] for n, r in reference.items()}
+    params = [after[n][0] for n in sorted(after)]
+    assert len({tuple(sorted(p.items())) for p in params}) == len(params)  # no repeats
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_search_sigkill_at_random_points(tmp_path: Path, seed: int) -> None:

@@ -66,3 +66,21 @@ def test_screen_builds_tables_only_for_the_shapes_a_pool_uses() -> None:
     codes[:, screen.codec.resolution_col] = 0
     screen.predict_codes(codes)
     assert screen.probes == 36  # one (width, resolution): 3 kernels x 3 expansions x 2 x 2
+
+
+def test_screen_of_an_ops_space_predicts_each_network_once() -> None:
+    """NAS-Bench-Macro (ops: choices) is memoised per network: equal to predict_ms, and rows
+    that build the same network cost one prediction."""
+    space = load_space("nas-bench-macro")
+    predictor = TablePredictor(resolve_target("pixel4"), space_hint="nas-bench-macro")
+    screen = ScreeningPredictor(space, predictor)
+    codes = screen.codec.random(np.random.default_rng(1), 300)
+    fast = screen.predict_codes(codes)
+    reference = np.array([predictor.predict_ms(space.replay(screen.codec.decode(row)))
+                          for row in codes])
+    np.testing.assert_allclose(fast, reference, rtol=1e-12, atol=0)
+    distinct = len({row.tobytes() for row in screen.codec.canonical(codes)})
+    assert screen.probes == distinct < len(codes)
+    again = screen.predict_codes(codes[::-1])
+    np.testing.assert_array_equal(again, fast[::-1])
+    assert screen.probes == distinct

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from mnas._profile import profile
+from mnas.arch import arch_costs
 from mnas.errors import MnasInputError
 from mnas.models import build, get_arch, list_archs, register_arch
 
@@ -38,7 +38,7 @@ def test_param_count_equals_torchvision(name, tv_name, kwargs):
 
 def test_mobilenet_v3_large_has_torchvisions_5483032_params():
     # published.md: torchvision mobilenet_v3_large has 5,483,032 parameters.
-    assert profile(get_arch("mobilenet_v3_large")).params == 5_483_032
+    assert arch_costs(get_arch("mobilenet_v3_large")).params == 5_483_032
 
 
 # published.md, "Architectures": MACs from the papers (V3-Small: the paper's 56M; the
@@ -57,7 +57,7 @@ PUBLISHED_MACS = [
 
 @pytest.mark.parametrize("name,macs", PUBLISHED_MACS)
 def test_macs_within_3_percent_of_published(name, macs):
-    assert abs(profile(get_arch(name)).macs / macs - 1) <= 0.03
+    assert abs(arch_costs(get_arch(name)).macs / macs - 1) <= 0.03
 
 
 # published.md parameter counts (rounded to 0.1M in the sources).
@@ -65,7 +65,7 @@ def test_macs_within_3_percent_of_published(name, macs):
                                          ("mobilenet_v3_large_minimal", 3.9e6),
                                          ("efficientnet_lite0", 4.7e6)])
 def test_params_match_published_rounding(name, params):
-    assert abs(profile(get_arch(name)).params - params) < 0.05e6 + 0.01 * params
+    assert abs(arch_costs(get_arch(name)).params - params) < 0.05e6 + 0.01 * params
 
 
 @pytest.mark.parametrize("name", list_archs())
@@ -92,4 +92,4 @@ def test_factories_take_any_resolution_and_width():
 
     arch = mobilenet_v1(width=0.5, resolution=160)
     assert arch.resolution == 160 and arch.stem.channels == 16
-    assert abs(profile(arch).macs / 77e6 - 1) < 0.03  # MobileNets paper Table 7: 0.5 @160 = 77M
+    assert abs(arch_costs(arch).macs / 77e6 - 1) < 0.03  # MobileNets paper Table 7: 0.5 @160 = 77M

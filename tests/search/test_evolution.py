@@ -202,3 +202,14 @@ def test_ray_optuna_search_drives_evolution_and_restores_it(tmp_path: Path) -> N
     restored.restore(str(tmp_path / "searcher.pkl"))
     assert head + drive(restored, 22, 6) == whole
     assert len({tuple(sorted(p.items())) for p in whole}) == len(whole)
+
+
+def test_evolution_searches_a_space_of_layer_operations() -> None:
+    """NAS-Bench-Macro (``ops:`` choices, identity included): within the budget, and no
+    network twice even where two parameter sets build the same one."""
+    config, space, predictor, gen = _setup("nas-bench-macro", 4.0)
+    study = _run(config, space, predictor, _evolution(config, gen, population_size=8,
+                                                      tournament_size=3), 30)
+    nets = [space.replay(t.params).structure_key() for t in study.trials]
+    assert len(set(nets)) == len(nets) == 30
+    assert all(t.user_attrs["feasible"] for t in study.trials)

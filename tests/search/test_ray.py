@@ -215,3 +215,22 @@ def test_asha_needs_a_training_proxy(tmp_path: Path) -> None:
                           runs_dir=str(tmp_path / "runs"))
     with pytest.raises(MnasInputError, match="asha"):
         run_ray_search(config, options=RayOptions(scheduler="asha"), progress=False)
+
+
+def test_predictor_sampler_learns_from_trained_trials_on_the_cluster(
+        cluster: str, tmp_path: Path, quick_model_source: None) -> None:
+    """``--backend ray --sampler predictor --proxy train``: Ray's OptunaSearch asks the
+    predictor sampler; each trained trial's accuracy is a label of its surrogate."""
+    proxy = SyntheticTrainingProxy(epochs=1)
+    config = SearchConfig(target="pixel4", budget_ms=20, trials=13, name="predictor",
+                          proxy="synthetic-train", sampler="predictor", prior="params",
+                          runs_dir=str(tmp_path / "runs"), seed=2)
+    result = run_ray_search(config, options=RayOptions(address=cluster, workers=2),
+                            progress=False, proxy=proxy)
+    trials = _study_trials(result.run_dir)
+    done = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(done) == 13
+    assert all(t.user_attrs["feasible"] for t in done)  # every proposal was within budget
+    assert len({t.user_attrs["arch_hash"] for t in done}) == 13  # and new
+    stored = json.loads((result.run_dir / "config.json").read_text())
+    assert stored["sampler"] == "predictor" and stored["extra"]["backend"] == "ray"

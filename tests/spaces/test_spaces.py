@@ -143,3 +143,16 @@ def test_unknown_space_name():
 def test_replay_rejects_values_outside_the_choices():
     with pytest.raises(MnasInputError, match="parameter 'width' .* allowed"):
         load_space("mobilenetv3").replay({"width": 3.0})
+
+
+def test_one_default_space_for_the_search_and_the_cli() -> None:
+    from mnas.cli import build_parser
+    from mnas.search._config import SearchConfig
+    from mnas.spaces import DEFAULT_SPACE
+
+    assert DEFAULT_SPACE in list_spaces() and load_space(DEFAULT_SPACE).size() > 1
+    assert SearchConfig(target="pixel4", budget_ms=20.0).space == DEFAULT_SPACE
+    parser = build_parser()
+    search = parser.parse_args(["search", "--target", "pixel4", "--budget", "20ms"])
+    validate = parser.parse_args(["latency", "validate", "--target", "host"])
+    assert search.space == DEFAULT_SPACE and validate.space == DEFAULT_SPACE

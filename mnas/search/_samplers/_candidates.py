@@ -6,6 +6,11 @@ candidates are integer code rows (:class:`mnas.spaces.ParamCodec`), their latenc
 comes from :class:`mnas.latency.ScreeningPredictor` (the table predictor's exact
 numbers, ~10^5-10^6 per second), and a candidate is kept only when it is within
 the budget and not already in the study.
+
+A generator can be restricted to a finite set of *members* (the labelled networks of a
+tabular benchmark, or networks a user has already trained): fresh candidates are then
+drawn from the members, and a parent's "mutants" are its nearest members by the number
+of differing flat choices (Hamming distance of canonical code rows).
 """
 
 from __future__ import annotations
@@ -30,16 +35,25 @@ class CandidateGenerator:
         predictor: The target's latency predictor.
         budget_ms: Candidates above it are dropped (None: no budget, e.g. the soft
             objective, whose reward already charges latency).
+        members: Code rows of the only networks candidates may be (None: the whole space).
     """
 
     def __init__(self, space: SearchSpace, predictor: TablePredictor,
-                 budget_ms: float | None) -> None:
+                 budget_ms: float | None, *, members: Codes | None = None) -> None:
         self.space = space
         self.predictor = predictor
         self.budget_ms = budget_ms
         self.screen = ScreeningPredictor(space, predictor)
         self.codec: ParamCodec = self.screen.codec
         self._fastest: Codes | None = None
+        self.members: Codes | None = None
+        self._member_keys: set[bytes] = set()
+        if members is not None:
+            canon = self.codec.canonical(np.asarray(members, dtype=np.int64))
+            _, first = np.unique(canon, axis=0, return_index=True)
+            rows = canon[np.sort(first)]
+            self.members = rows[self.feasible(rows)]
+            self._member_keys = set(self.keys(self.members))
 
     @classmethod
     def from_names(cls, space: str, target: str, budget_ms: float | None) -> CandidateGenerator:
@@ -70,6 +84,8 @@ class CandidateGenerator:
         out: list[int] = []
         taken = set(seen or ())
         for i, key in enumerate(self.keys(codes)):
+            if self.members is not None and key not in self._member_keys:
+                continue
             if ok[i] and key not in taken:
                 taken.add(key)
                 out.append(i)
@@ -78,7 +94,13 @@ class CandidateGenerator:
     # --------------------------------------------------------- candidates
     def fresh(self, rng: np.random.Generator, n: int, *, seen: set[bytes] | None = None,
               tries: int = 64) -> Codes:
-        """Up to ``n`` uniformly random candidates within the budget (``n * tries`` draws)."""
+        """Up to ``n`` uniformly random candidates within the budget (``n * tries`` draws).
+
+        With members: up to ``n`` of the feasible members not in ``seen``, uniformly.
+        """
+        if self.members is not None:
+            order = rng.permutation(len(self.members))
+            return self.keep(self.members[order], seen=seen)[:n]
         return self.keep(self.codec.random(rng, n * tries), seen=seen)[:n]
 
     def mutants(self, parents: Codes, rng: np.random.Generator, per_parent: int, *,
@@ -89,8 +111,26 @@ class CandidateGenerator:
         """
         if not len(parents):
             return parents
+        if self.members is not None:
+            return self._nearest_members(parents, rng, per_parent, seen=seen)
         return self.keep(self.codec.mutate(np.repeat(parents, per_parent, axis=0), rng),
                          seen=seen)
+
+    def _nearest_members(self, parents: Codes, rng: np.random.Generator, per_parent: int, *,
+                         seen: set[bytes] | None) -> Codes:
+        """Per parent, its ``per_parent`` nearest members by Hamming distance (ties: random)."""
+        assert self.members is not None
+        members = self.members
+        taken = set(seen or ())
+        out: list[Codes] = []
+        for parent in self.codec.canonical(parents):
+            distance = (members != parent).sum(axis=1) + rng.random(len(members)) * 0.5
+            distance[distance < 1] = np.inf  # the parent itself
+            picked = members[np.argsort(distance, kind="stable")[:per_parent + len(taken)]]
+            kept = self.keep(picked, seen=taken)[:per_parent]
+            taken.update(self.keys(kept))
+            out.append(kept)
+        return np.concatenate(out)
 
     def fastest(self) -> Codes:
         """The code row of the space's fastest architecture (always within a valid budget)."""
@@ -102,7 +142,7 @@ class CandidateGenerator:
         return self._fastest
 
     def pool(self, rng: np.random.Generator, parents: Codes, *, mutants_per_parent: int,
-             n_fresh: int, seen: set[bytes] | None = None) -> Codes:
+             n_fresh: int, seen: set[bytes] | None = None, fresh_tries: int = 4) -> Codes:
         """Mutations of ``parents`` plus ``n_fresh`` fresh samples, all within the budget.
 
         What a predictor-guided sampler scores (White et al., "BANANAS", AAAI 2021,
@@ -110,5 +150,5 @@ class CandidateGenerator:
         """
         mutated = self.mutants(parents, rng, mutants_per_parent, seen=seen)
         taken = set(seen or ()) | set(self.keys(mutated))
-        fresh = self.fresh(rng, n_fresh, seen=taken)
+        fresh = self.fresh(rng, n_fresh, seen=taken, tries=fresh_tries)
         return np.concatenate([mutated, fresh]) if len(fresh) else mutated
