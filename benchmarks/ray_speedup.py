@@ -63,8 +63,7 @@ def _quiet_model_source() -> None:
 
 def _run(workers: int, *, trials: int, epochs: int, runs_dir: Path, proxy: Any,
          proxy_name: str) -> dict[str, float]:
-    from mnas.search import SearchConfig, load_study
-    from mnas.search._ray import RayOptions, run_ray_search
+    from mnas.search import RayOptions, SearchConfig, load_study, run_ray_search
 
     config = SearchConfig(target="pixel4", budget_ms=20, trials=trials, proxy=proxy_name,
                           name=f"bench-w{workers}", runs_dir=str(runs_dir), seed=0)

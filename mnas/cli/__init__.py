@@ -55,13 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        parser_class=OneLineParser)
     subparsers.required = True
     for module_name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name == module_name:
-                continue  # subcommand not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnas.cli._common import print_json, resolve_arch
+from mnas.cli._latency_calibrate import register_calibrate
 from mnas.errors import MnasInputError
+from mnas.latency._calibrate import pct_text
+from mnas.spaces import DEFAULT_SPACE
+
+if TYPE_CHECKING:
+    from mnas.latency import TableBuildOptions
 
 __all__ = ["ensure_host_table", "register"]
-
-DEFAULT_SPACE = "mobilenetv3"
 
 
 def register(subparsers: Any) -> None:
@@ -29,13 +32,7 @@ def register(subparsers: Any) -> None:
     _register_build(sub)
     _register_show(sub)
     _register_validate(sub)
-    try:
-        calibrate = importlib.import_module("mnas.cli._latency_calibrate")
-    except ModuleNotFoundError as err:
-        if err.name != "mnas.cli._latency_calibrate":
-            raise
-    else:
-        calibrate.register_calibrate(sub)
+    register_calibrate(sub)
 
 
 # ---------------------------------------------------------------- build
@@ -97,7 +94,7 @@ def _register_build(sub: Any) -> None:
     p.set_defaults(func=_cmd_build)
 
 
-def _parse_cpus(text: str | None) -> list[int] | None:
+def _parse_cpus(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
     cpus: list[int] = []
@@ -107,11 +104,31 @@ def _parse_cpus(text: str | None) -> list[int] | None:
             cpus.extend(range(int(low), int(high or low) + 1))
     except ValueError:
         raise MnasInputError(f"--cpus must look like '1' or '0,1' or '0-3', got {text!r}") from None
-    return cpus
+    return tuple(cpus)
+
+
+def _build_options(args: argparse.Namespace) -> TableBuildOptions:
+    """The :class:`~mnas.latency.TableBuildOptions` of parsed ``latency build`` arguments."""
+    from mnas.latency import TableBuildOptions
+
+    return TableBuildOptions(
+        target=args.target, out=Path(args.out) if args.out else None,
+        spaces=None if args.space is None else tuple(args.space),
+        archs=tuple(resolve_arch(name) for name in args.arch), zoo=args.zoo,
+        resolutions=None if args.resolution is None else tuple(args.resolution),
+        device=args.device or "host", runner=args.runner, runner_binary=args.runner_binary,
+        cpu_mask=args.cpu_mask, threads=args.threads, clock=args.clock,
+        cpus=_parse_cpus(args.cpus), warmup=args.warmup, repeats=args.repeats,
+        drift_tolerance=args.drift_tolerance, passes=args.passes, statistic=args.statistic,
+        recalibrate=args.recalibrate, calibration_networks=args.calibration_networks,
+        key_samples=args.key_samples, seed=args.seed,
+        progress=args.progress if args.progress is not None else sys.stderr.isatty())
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    report = run_build(args)
+    from mnas.latency import build_latency_table
+
+    report = build_latency_table(_build_options(args))
     cal = report.calibration
     if args.json:
         print_json({
@@ -129,121 +146,21 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if cal is not None:
         print(f"calibration: total = {cal.a:.4f} * sum + {cal.c:.4f} ms/M weights + "
               f"{cal.b:.4f} ms over {cal.n} networks "
-              f"(MAPE {cal.mape * 100:.1f}%, max {cal.max_abs_pct_err * 100:.1f}%)")
+              f"(MAPE {pct_text(cal.mape)}, max {pct_text(cal.max_abs_pct_err)})")
     return 0
-
-
-def run_build(args: argparse.Namespace) -> Any:
-    """Run ``mnas latency build`` from parsed arguments; returns the BuildReport."""
-    from mnas.latency._builder import (
-        BuildSettings,
-        build_table,
-        calibration_archs,
-        enumerate_space_keys,
-    )
-    from mnas.latency._host import host_table_name
-    from mnas.latency._opkey import unique_op_keys
-    from mnas.latency._predictor import default_tables_dir
-    from mnas.latency.runners import make_host_runner
-
-    device = getattr(args, "device", "host") or "host"
-    runner: Any
-    if device == "host":
-        args.runner = args.runner or "onnxruntime"
-        runner = make_host_runner(args.runner, threads=args.threads, clock=args.clock,
-                                  cpus=_parse_cpus(args.cpus))
-    elif device == "adb" or device.startswith("adb:"):
-        from mnas.latency.runners._android import make_android_runner
-
-        args.runner = args.runner or "executorch"
-        runner = make_android_runner(device, args.runner, args.runner_binary, args.cpu_mask,
-                                     threads=args.threads)
-    else:
-        raise MnasInputError(f"--device must be 'host' or adb:SERIAL, got {device!r}")
-    info = runner.info()
-    target = args.target
-    if target == "host":
-        if device != "host":
-            raise MnasInputError("--target host names this machine's table; with --device "
-                                 "adb:... pass --target NAME (e.g. --target my-pixel4)")
-        target = host_table_name(info.runtime, info.threads)
-    out = Path(args.out) if args.out else default_tables_dir() / f"{target}.json"
-    spaces = args.space if args.space is not None else ([] if args.arch else [DEFAULT_SPACE])
-    statistic = args.statistic or ("min" if device == "host" else "median")
-    settings = BuildSettings(warmup=args.warmup, repeats=args.repeats,
-                             drift_tolerance=args.drift_tolerance,
-                             passes=(args.passes if args.passes is not None
-                                     else 4 if device == "host" else 2),
-                             statistic=statistic,
-                             calibration_networks=args.calibration_networks, seed=args.seed)
-    keys = []
-    networks = []
-    notes: dict[str, Any] = {"spaces": {}}
-    if spaces:
-        from mnas.spaces import load_space
-
-        for name in spaces:
-            space = load_space(name)
-            space_keys, coverage = enumerate_space_keys(
-                space, seed=args.seed, max_samples=args.key_samples,
-                resolutions=args.resolution)
-            keys.extend(space_keys)
-            notes["spaces"][space.name] = {
-                "keys": coverage.keys, "samples": coverage.samples,
-                "last_new_key_at_sample": coverage.last_new_at,
-                "resolutions": list(args.resolution or space.resolutions)}
-            per_space = max(2, settings.calibration_networks // len(spaces))
-            calib = calibration_archs(space, per_space, seed=args.seed)
-            if args.resolution:
-                calib = [a.replace(resolution=args.resolution[i % len(args.resolution)])
-                         for i, a in enumerate(calib)]
-            networks.extend(calib)
-    archs = [resolve_arch(name) for name in args.arch]
-    if args.zoo:
-        try:
-            from mnas.models import get_arch, list_archs
-        except ImportError:
-            pass
-        else:
-            try:
-                archs.extend(get_arch(name) for name in list_archs())
-            except ModuleNotFoundError:
-                pass  # no reference zoo in this install
-    for arch in archs:
-        variants = ([arch.replace(resolution=r) for r in args.resolution] if args.resolution
-                    else [arch])
-        keys.extend(unique_op_keys(variants))
-    if not spaces:
-        networks.extend(archs[: settings.calibration_networks])
-    command = f"mnas latency build --target {args.target}"
-    if device != "host":
-        command += f" --device {device}"
-    if args.runner != "onnxruntime":
-        command += f" --runner {args.runner}"
-    if args.threads != 1:
-        command += f" --threads {args.threads}"
-    command += "".join(f" --space {name}" for name in args.space or ())
-    progress = args.progress if args.progress is not None else sys.stderr.isatty()
-    return build_table(path=out, runner=runner, target=target, keys=keys, networks=networks,
-                       settings=settings, how_to_measure=command, progress=progress,
-                       header_notes=notes, recalibrate=args.recalibrate)
 
 
 def ensure_host_table(*, build: bool, runner: str = "onnxruntime", threads: int = 1) -> None:
     """Build this host's default table first if it is missing and ``build`` is set."""
+    from mnas.latency import TableBuildOptions, build_latency_table, default_tables_dir
     from mnas.latency._host import host_table_name
-    from mnas.latency._predictor import default_tables_dir
 
     path = default_tables_dir() / f"{host_table_name(runner, threads)}.json"
     if path.exists() or not build:
         return
     print(f"no table for this host yet: building {path} (minutes)", file=sys.stderr)
-    parser = argparse.ArgumentParser(prog="mnas", add_help=False)
-    sub = parser.add_subparsers()
-    _register_build(sub)
-    args = parser.parse_args(["build", "--runner", runner, "--threads", str(threads),
-                              "--progress" if sys.stderr.isatty() else "--no-progress"])
-    run_build(args)
+    build_latency_table(TableBuildOptions(runner=runner, threads=threads,
+                                          progress=sys.stderr.isatty()))
 
 
 # ---------------------------------------------------------------- show
@@ -294,8 +211,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if header.how_to_measure:
         print(f"rebuild   {header.how_to_measure}")
     if cal is not None:
-        mape = f"{cal.mape * 100:.1f}%" if cal.mape is not None else "?"
-        worst = f"{cal.max_abs_pct_err * 100:.1f}%" if cal.max_abs_pct_err is not None else "?"
+        mape, worst = pct_text(cal.mape), pct_text(cal.max_abs_pct_err)
         weights = f" + {cal.c:.4f} ms/M weights" if cal.c else ""
         print(f"calibration  total = {cal.a:.4f} * sum{weights} + {cal.b:.4f} ms  (n={cal.n}, "
               f"MAPE {mape}, max {worst})")

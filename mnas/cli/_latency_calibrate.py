@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from mnas.cli._common import print_json
+from mnas.latency._calibrate import pct_text
 
 __all__ = ["register_calibrate"]
 
@@ -44,7 +45,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                     "error_band": result.error_band, "rows": list(result.rows)})
         return 0
     print(f"{result.path}: total = {cal.a:.4f} * sum + {cal.b:.3f} ms over {cal.n} networks "
-          f"(MAPE {cal.mape * 100:.1f}%, max {cal.max_abs_pct_err * 100:.1f}%); "
+          f"(MAPE {pct_text(cal.mape)}, max {pct_text(cal.max_abs_pct_err)}); "
           f"band ±{result.error_band * 100:.0f}%")
     for row in result.rows:
         print(f"  {row['arch']:32s} measured {row['measured_ms']:8.2f}  before "

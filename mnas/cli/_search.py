@@ -6,7 +6,10 @@ import argparse
 import shlex
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnas.search import SearchResult
 
 __all__ = ["DEFAULT_TIMEOUT_S", "print_result", "register"]
 
@@ -60,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--top", type=int, default=5, help="top-K architectures to write (default 5)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from mnas.search._ray_cli import add_ray_arguments
+    from mnas.cli._search_ray import add_ray_arguments
 
     add_ray_arguments(p)  # --backend ray, --address, --workers, ... (Ray Tune, issue 6)
     p.set_defaults(func=_run)
@@ -69,17 +72,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run(args: argparse.Namespace) -> int:
     import optuna
 
+    from mnas.cli._search_ray import ray_options
     from mnas.search import (
         DEFAULT_SAMPLER,
         SearchConfig,
         default_proxy_name,
         parse_budget,
+        run_ray_search,
         search,
     )
-    from mnas.search._ray_cli import options_from_args, run_from_args
 
     if args.backend != "ray":
-        options_from_args(args)  # refuses Ray-only flags without --backend ray
+        ray_options(args)  # refuses Ray-only flags without --backend ray
     budget = parse_budget(args.budget)
     config = SearchConfig(
         target=args.target, budget_ms=budget, space=args.space, trials=args.trials,
@@ -87,18 +91,20 @@ def _run(args: argparse.Namespace) -> int:
         objective=args.objective, pareto=args.pareto, seed=args.seed,
         sampler=args.sampler or ("nsga2" if args.pareto else DEFAULT_SAMPLER), name=args.name,
         runs_dir=args.runs_dir, top_k=args.top, prior=args.prior)
-    if args.backend == "ray":
-        return run_from_args(args, config)
+    options = ray_options(args)
+    command = shlex.join(["mnas", *sys.argv[1:]]) if sys.argv[1:2] == ["search"] else ""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        result = search(config, progress=not args.no_progress,
-                        command=shlex.join(["mnas", *sys.argv[1:]]) if sys.argv[1:2] == [
-                            "search"] else "")
-    return print_result(result, as_json=args.json, backend="optuna")
+        if options is None:
+            result = search(config, progress=not args.no_progress, command=command)
+        else:
+            result = run_ray_search(config, options=options, progress=not args.no_progress,
+                                    command=command)
+    return print_result(result, as_json=args.json, backend=args.backend)
 
 
-def print_result(result: Any, *, as_json: bool, backend: str) -> int:
+def print_result(result: SearchResult, *, as_json: bool, backend: str) -> int:
     """Print a finished search (either backend) as JSON or as lines; returns the exit code."""
     from mnas.cli._common import print_json
     from mnas.latency import TablePredictor, resolve_target

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 from pathlib import Path
+from typing import Any
 
 from mnas.cli._common import print_json
 from mnas.errors import MnasInputError
@@ -16,7 +17,7 @@ def _show(args: argparse.Namespace) -> int:
     from mnas.spaces import load_space
 
     space = load_space(args.space)
-    data = {
+    data: dict[str, Any] = {
         "name": space.name, "description": space.description,
         "size": space.size(), "log10_size": round(space.log10_size(), 2),
         "resolutions": list(space.resolutions), "widths": list(space.widths),

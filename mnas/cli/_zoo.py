@@ -14,7 +14,7 @@ def _list(args: argparse.Namespace) -> int:
     from mnas.arch import arch_costs
     from mnas.models import get_arch, list_archs
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_archs():
         arch = get_arch(name)
         row: dict[str, Any] = {"name": name, "resolution": arch.resolution,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mnas.arch import Arch
 from mnas.errors import MnasError
+from mnas.latency import host_table_name, predict, resolve_target
 
 __all__ = ["NO_HOST_TABLE", "predicted_host_latency"]
 
@@ -15,14 +16,8 @@ def predicted_host_latency(arch: Arch, runtime: str = "onnxruntime") -> tuple[fl
 
     Uses ``mnas.latency.predict(arch, target=...)`` with ``host`` for onnxruntime and this
     host's ``<runtime>`` table otherwise (e.g. ``host-amd-epyc-litert-1t`` for a ``.tflite``
-    timed with LiteRT); when mnas.latency or the table is missing the description says how
-    to build one.
+    timed with LiteRT); when the table is missing the description says how to build one.
     """
-    try:
-        from mnas.latency import predict, resolve_target
-        from mnas.latency._host import host_table_name
-    except ImportError:
-        return None, NO_HOST_TABLE
     target = "host" if runtime == "onnxruntime" else host_table_name(runtime, 1)
     try:
         resolve_target(target)

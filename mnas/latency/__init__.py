@@ -1,15 +1,22 @@
-"""Latency: operator keys, lookup tables, predictors, table builders and device models.
-
-The builder, validation and key-model names (which import torch) load on first use.
-"""
+"""Latency: operator keys, lookup tables, predictors, table builders and device models."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from mnas.latency._build_job import TableBuildOptions, build_latency_table
+from mnas.latency._builder import (
+    BuildReport,
+    BuildSettings,
+    KeyCoverage,
+    NetworkTiming,
+    Sentinel,
+    TableBuilder,
+    build_table,
+    enumerate_space_keys,
+    time_networks,
+)
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration, percent_errors
 from mnas.latency._host import cpu_model, host_table_name
+from mnas.latency._key_model import key_example, key_model
 from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
 from mnas.latency._predictor import (
     BlockLatency,
@@ -22,6 +29,7 @@ from mnas.latency._predictor import (
     predict,
     resolve_target,
 )
+from mnas.latency._screen import ScreeningPredictor
 from mnas.latency._table import (
     STATISTICS,
     TABLE_FORMAT,
@@ -31,36 +39,13 @@ from mnas.latency._table import (
     TableHeader,
     load_table,
 )
-
-_LAZY = {
-    "BuildReport": "mnas.latency._builder",
-    "BuildSettings": "mnas.latency._builder",
-    "KeyCoverage": "mnas.latency._builder",
-    "NetworkTiming": "mnas.latency._builder",
-    "Sentinel": "mnas.latency._builder",
-    "TableBuilder": "mnas.latency._builder",
-    "build_table": "mnas.latency._builder",
-    "time_networks": "mnas.latency._builder",
-    "enumerate_space_keys": "mnas.latency._builder",
-    "ValidationReport": "mnas.latency._validate",
-    "ValidationRow": "mnas.latency._validate",
-    "kendall_tau": "mnas.latency._validate",
-    "validate_table": "mnas.latency._validate",
-    "validation_archs": "mnas.latency._validate",
-    "key_example": "mnas.latency._key_model",
-    "key_model": "mnas.latency._key_model",
-    "ScreeningPredictor": "mnas.latency._screen",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mnas.latency' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+from mnas.latency._validate import (
+    ValidationReport,
+    ValidationRow,
+    kendall_tau,
+    validate_table,
+    validation_archs,
+)
 
 __all__ = [
     "STATISTICS",
@@ -74,9 +59,11 @@ __all__ = [
     "NetworkTiming",
     "ScreeningPredictor",
     "Sentinel",
+    "TableBuildOptions",
     "TableBuilder",
     "ValidationReport",
     "ValidationRow",
+    "build_latency_table",
     "build_table",
     "cpu_model",
     "enumerate_space_keys",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from mnas.errors import MnasInputError
 from mnas.latency._table import Calibration
 
-__all__ = ["CalibrationPoint", "fit_calibration", "percent_errors"]
+__all__ = ["CalibrationPoint", "fit_calibration", "pct_text", "percent_errors"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +31,11 @@ class CalibrationPoint:
     measured_ms: float
     name: str = ""
     mweights: float = 0.0
+
+
+def pct_text(fraction: float | None) -> str:
+    """A fraction as a percentage with one decimal (``12.3%``), ``?`` when not known."""
+    return "?" if fraction is None else f"{fraction * 100:.1f}%"
 
 
 def percent_errors(predicted: Sequence[float], measured: Sequence[float]) -> list[float]:

@@ -29,7 +29,7 @@ from typing import Any
 from mnas._limits import MAX_LATENCY_MS, parse_json, read_input_text
 from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
-from mnas.latency._calibrate import CalibrationPoint, fit_calibration
+from mnas.latency._calibrate import CalibrationPoint, fit_calibration, pct_text
 from mnas.latency._predictor import TablePredictor, resolve_target
 from mnas.latency._table import Calibration, LatencyTable
 
@@ -213,7 +213,7 @@ def calibrate_table(*, target: str, measurements: str | os.PathLike[str],
     target_name = out.stem if output is not None else header.target
     notes = (f"{header.notes} Calibrated with {calibration.n} whole networks timed by the "
              f"user: total = {calibration.a:.4f} * sum + {calibration.b:.3f} ms, in-sample MAPE "
-             f"{calibration.mape * 100:.1f}% (max {calibration.max_abs_pct_err * 100:.1f}%)"
+             f"{pct_text(calibration.mape)} (max {pct_text(calibration.max_abs_pct_err)})"
              + (f", leave-one-out max {max(held_out) * 100:.1f}%" if held_out else "")
              + f"; band ±{band * 100:.0f}%.").strip()
     new_header = replace(header, target=target_name, error_band=band, notes=notes, extra=extra)

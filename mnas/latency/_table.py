@@ -352,10 +352,10 @@ class LatencyTable:
         device_model = data.get("device_model")
         if device_model is not None and not isinstance(device_model, Mapping):
             raise bad("field 'device_model' must be an object or null")
-        if header.missing_keys == "device_model" and device_model is None:
-            raise bad("header says missing_keys 'device_model' but the table has no "
-                      "'device_model'")
         if header.missing_keys == "device_model":
+            if device_model is None:
+                raise bad("header says missing_keys 'device_model' but the table has no "
+                          "'device_model'")
             from mnas.latency._device_model import load_device_model
 
             try:

@@ -15,15 +15,7 @@ from mnas.search._config import (
     SearchConfig,
     default_run_name,
 )
-from mnas.search._driver import (
-    STUDY_FILE,
-    SearchResult,
-    load_study,
-    make_sampler,
-    open_storage,
-    prepare,
-    search,
-)
+from mnas.search._driver import load_study, make_sampler, open_storage, search
 from mnas.search._objective import (
     Evaluation,
     SearchContext,
@@ -36,9 +28,13 @@ from mnas.search._objective import (
     soft_reward,
 )
 from mnas.search._outputs import Candidate, ZooEntry, pareto_front, rank_candidates
+from mnas.search._ray import run_ray_search
+from mnas.search._ray_options import BACKENDS, RayOptions
 from mnas.search._report import render_report
+from mnas.search._run import STUDY_FILE, Run, SearchResult, prepare
 
 __all__ = [
+    "BACKENDS",
     "OBJECTIVES",
     "SAMPLERS",
     "DEFAULT_SAMPLER",
@@ -46,6 +42,8 @@ __all__ = [
     "Candidate",
     "Evaluation",
     "Fastest",
+    "RayOptions",
+    "Run",
     "SearchConfig",
     "SearchContext",
     "SearchResult",
@@ -67,6 +65,7 @@ __all__ = [
     "prepare",
     "rank_candidates",
     "render_report",
+    "run_ray_search",
     "search",
     "soft_reward",
 ]

@@ -26,74 +26,35 @@ search 15x slower (186 s vs 12 s); the journal append costs about 10 ms.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import fcntl
 import functools
 import json
 import logging
-import math
 import os
-import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from mnas._io import atomic_write_json
-from mnas._limits import load_json_file
-from mnas.accuracy import estimator_for_space
 from mnas.errors import MnasInputError, caused_by_interrupt
-from mnas.latency import TablePredictor, resolve_target
-from mnas.search._budget import Fastest, fastest_arch
-from mnas.search._config import SearchConfig, default_run_name
-from mnas.search._inputs import check_inputs, input_hashes
-from mnas.search._objective import (
-    SearchContext,
-    default_proxy_name,
-    make_proxy,
-    objective,
+from mnas.search._config import SearchConfig
+from mnas.search._objective import SearchContext, make_proxy, objective
+from mnas.search._run import (
+    FINISHED_STATES,
+    STUDY_FILE,
+    STUDY_NAME,
+    Run,
+    SearchResult,
+    study_directions,
 )
-from mnas.search._outputs import Candidate, rank_candidates, write_outputs, write_zoo
-from mnas.spaces import DEFAULT_SPACE, SearchSpace, load_space
 
-__all__ = ["STUDY_FILE", "STUDY_NAME", "SearchResult", "load_study", "make_sampler",
-           "open_storage", "prepare", "search"]
+__all__ = ["load_study", "make_sampler", "open_storage", "search"]
 
-STUDY_FILE = "study.log"
-STUDY_NAME = "mnas"
 _STORED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
                   optuna.trial.TrialState.FAIL)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SearchResult:
-    """The outcome of :func:`search`.
-
-    Attributes:
-        run_dir: The run folder.
-        config: The configuration (as stored in ``config.json``).
-        best: The best candidate (None if no trial finished).
-        top: The top-K distinct candidates.
-        finished: Finished trials in the study (all invocations).
-        new: Trials finished by this invocation.
-        elapsed_s: Wall time of this invocation.
-        fastest: The space's fastest architecture on the target.
-        resumed: Whether an existing study was continued.
-    """
-
-    run_dir: Path
-    config: SearchConfig
-    best: Candidate | None
-    top: list[Candidate]
-    finished: int
-    new: int
-    elapsed_s: float
-    fastest: Fastest
-    resumed: bool
 
 
 class _NoInterruptTraceback(logging.Filter):
@@ -285,114 +246,6 @@ def load_study(run_dir: Path, config: SearchConfig | None = None) -> optuna.Stud
         raise _damaged_journal(run_dir / STUDY_FILE, err) from None
 
 
-@contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    path = run_dir / ".lock"
-    handle = open(path, "a+")  # noqa: SIM115 - closed below
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise MnasInputError(
-                f"another search is running in {run_dir} (it holds {path}); wait for it or "
-                "pick another --name") from None
-        yield
-    finally:
-        handle.close()
-
-
-def _display_path(path: Path | None) -> str:
-    """``path`` relative to the working directory when it lies below it."""
-    if path is None:
-        return ""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _versions() -> dict[str, str]:
-    import torch
-
-    try:
-        from importlib.metadata import version
-
-        mnas_version = version("mnas")
-    except Exception:  # noqa: BLE001 - not installed as a distribution
-        mnas_version = "unknown"
-    return {"mnas": mnas_version, "optuna": optuna.__version__, "torch": torch.__version__,
-            "python": platform.python_version()}
-
-
-def prepare(config: SearchConfig) -> tuple[SearchConfig, SearchSpace, TablePredictor, Fastest]:
-    """Validate ``config`` and check the budget against the space's fastest architecture.
-
-    Returns the config with a default name filled in, the space, the predictor and the
-    fastest architecture.
-
-    Raises:
-        MnasInputError: Unknown target/space/proxy, or a budget below the fastest
-            architecture (the message says what the fastest is).
-    """
-    space = load_space(config.space)
-    predictor = TablePredictor(resolve_target(config.target), space_hint=config.space)
-    fastest = fastest_arch(space, predictor)
-    if fastest.latency_ms > config.budget_ms:
-        shape = ", ".join(f"{k}={v}" for k, v in fastest.params.items()
-                          if k in ("width", "resolution"))
-        minimum = math.ceil(fastest.latency_ms * 10) / 10
-        raise MnasInputError(
-            f"budget {config.budget_ms:g} ms is below the fastest architecture of space "
-            f"{space.name!r} on {config.target}: {fastest.latency_ms:.2f} ms ({shape}, minimum "
-            f"depth and cheapest block choices); use --budget {minimum:g}ms "
-            "or more, or a smaller space")
-    if not config.name:
-        config = config.replace(name=default_run_name(
-            config, default_space=DEFAULT_SPACE, default_proxy=default_proxy_name()))
-    return config, space, predictor, fastest
-
-
-def stored_config(run_dir: Path, config: SearchConfig,
-                  inputs: Mapping[str, str] | None = None) -> SearchConfig | None:
-    """The config of the search already in ``run_dir`` (None when there is none).
-
-    Both backends call it before touching a run folder.
-
-    Args:
-        run_dir: The run folder.
-        config: This invocation's settings.
-        inputs: :func:`~mnas.search._inputs.input_hashes` of this invocation, compared
-            with the stored ones (runs from before hashes were stored have none).
-
-    Raises:
-        MnasInputError: ``config.json`` is damaged, or the stored search has other
-            settings or other input contents than this one.
-    """
-    config_path = run_dir / "config.json"
-    if not (config_path.exists() or config_path.is_symlink()):
-        if (run_dir / STUDY_FILE).exists():
-            raise MnasInputError(
-                f"run folder {run_dir} has a {STUDY_FILE} but no config.json, so what its "
-                "trials were scored under is unknown; restore config.json, or start a new run "
-                "with another --name")
-        return None
-    damaged = ("the run folder's settings are damaged: restore config.json, or start a new "
-               "run with another --name")
-    data = load_json_file(config_path, what="run config", missing_hint=damaged, hint=damaged)
-    stored = SearchConfig.from_dict(data, source=str(config_path))
-    mismatch = {k: (v, config.identity()[k]) for k, v in stored.identity().items()
-                if v != config.identity()[k]}
-    if mismatch:
-        what = "; ".join(f"{k}: stored {a!r}, now {b!r}" for k, (a, b) in mismatch.items())
-        raise MnasInputError(
-            f"run folder {run_dir} holds a search with other settings ({what}); rerun with "
-            "the stored settings to resume it, or pick another --name")
-    stored_inputs = stored.extra.get("inputs")
-    if inputs is not None and isinstance(stored_inputs, Mapping):
-        check_inputs(stored_inputs, inputs, run_dir=run_dir)
-    return stored
-
-
 def search(config: SearchConfig, *, progress: bool = True, command: str | None = None,
            proxy: Any = None,
            on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
@@ -413,37 +266,15 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
         MnasInputError: Bad settings, a budget below the fastest architecture, or a run
             folder created with different settings.
     """
-    started = time.monotonic()
-    config, space, predictor, fastest = prepare(config)
+    run = Run.open(config)
+    config = run.config
     if proxy is None:
         proxy = make_proxy(config.proxy, data=config.data, seed=config.seed)
-    run_dir = Path(config.runs_dir) / config.name
-    inputs = input_hashes(space=space, table=predictor.table, proxy=config.proxy)
-    stored = stored_config(run_dir, config, inputs)
-    resumed = stored is not None
-    if stored is not None:
-        config = config.replace(extra={**stored.extra, "inputs": inputs})
-    else:
-        header = predictor.table.header
-        config = config.replace(extra={
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "command": command or "",
-            "versions": _versions(),
-            "table": {"path": _display_path(predictor.table.path), "target": header.target,
-                      "device": header.device, "provenance": header.provenance,
-                      "error_band": header.error_band, "runtime": header.runtime,
-                      "runtime_version": header.runtime_version, "threads": header.threads},
-            "space_size_log10": round(space.log10_size(), 3),
-            "fastest": {"latency_ms": fastest.latency_ms, "params": fastest.params},
-            **dict(zip(("estimator_name", "estimator"), estimator_for_space(proxy, space),
-                       strict=True)),
-            "inputs": inputs,
-        })
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(run_dir):
-        atomic_write_json(run_dir / "config.json", config.to_dict())
-        context = SearchContext(config=config, predictor=predictor, proxy=proxy)
-        directions = (["maximize", "minimize"] if config.pareto else ["maximize"])
+    run.load_stored()
+    config = run.record(proxy=proxy, command=command)
+    with run.locked() as run_dir:
+        context = SearchContext(config=config, predictor=run.predictor, proxy=proxy)
+        directions = study_directions(config)
         stale_lock = run_dir / (STUDY_FILE + ".lock")
         if stale_lock.is_symlink() or stale_lock.exists():
             stale_lock.unlink()  # we hold the run lock: its writer is dead
@@ -457,12 +288,11 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
         # Trials run in memory; each finished trial is appended to the journal as one line.
         study = optuna.create_study(directions=directions, sampler=make_sampler(config))
         study.add_trials(durable.get_trials(deepcopy=False, states=_STORED_STATES))
-        finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        finished = study.get_trials(deepcopy=False, states=finished_states)
+        finished = study.get_trials(deepcopy=False, states=FINISHED_STATES)
         context.remember(finished)
         before = len(finished)
         remaining = max(0, config.trials - before)
-        func = functools.partial(objective, space, config, context=context)
+        func = functools.partial(objective, run.space, config, context=context)
 
         def persist(_study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             durable.add_trial(trial)
@@ -473,11 +303,10 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
         interrupted = False
         # The zoo is scored first, within half the time limit (what is left is scored
         # by the next invocation): with a forward-pass proxy it costs a dozen trials.
-        write_zoo(run_dir, predictor=predictor, proxy=context.proxy, budget_ms=config.budget_ms,
-                  deadline=None if config.timeout_s is None
-                  else started + config.timeout_s / 2)
+        run.write_zoo(context.proxy, deadline=None if config.timeout_s is None
+                      else run.started + config.timeout_s / 2)
         timeout = (None if config.timeout_s is None
-                   else max(1e-3, config.timeout_s - (time.monotonic() - started)))
+                   else max(1e-3, config.timeout_s - (time.monotonic() - run.started)))
         if remaining:
             with _progress(enabled=progress, total=config.trials, done=before,
                            config=config, study=study) as tick:
@@ -489,16 +318,10 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
                     if not caused_by_interrupt(exc):
                         raise
                     interrupted = True  # write the folder from what finished, then re-raise
-        trials = study.get_trials(deepcopy=False, states=finished_states)
-        ranked = rank_candidates(trials, space, config)
-        write_outputs(run_dir, config=config, study=study, space=space, predictor=predictor,
-                      proxy=context.proxy, ranked=ranked)
+        ranked, trials = run.finish(study, context.proxy)
         if interrupted:
             raise KeyboardInterrupt
-    return SearchResult(run_dir=run_dir, config=config, best=ranked[0] if ranked else None,
-                        top=ranked[:config.top_k], finished=len(trials),
-                        new=len(trials) - before, elapsed_s=time.monotonic() - started,
-                        fastest=fastest, resumed=resumed)
+    return run.result(ranked, finished=len(trials), before=before)
 
 
 def _fail_stale_trials(study: optuna.Study) -> None:

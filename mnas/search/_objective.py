@@ -43,6 +43,7 @@ __all__ = [
     "evaluate_arch",
     "make_proxy",
     "objective",
+    "proxy_cost",
     "soft_reward",
 ]
 
@@ -68,6 +69,12 @@ def make_proxy(name: str, *, data: str | None = None, seed: int = 0) -> Accuracy
     return resolve_estimator(name, data=data, seed=seed)
 
 
+def proxy_cost(proxy: object) -> str:
+    """What scoring one architecture costs the proxy: ``analytic`` (counts), ``forward``
+    (a few forward passes) or ``train`` (epochs); ``analytic`` when it does not say."""
+    return str(getattr(proxy, "cost", "analytic"))
+
+
 def arch_hash(arch: Arch) -> str:
     """A short stable digest of ``arch.canonical_key()`` (equal iff same network)."""
     return hashlib.sha1(arch.canonical_key().encode("utf-8")).hexdigest()[:20]
@@ -80,7 +87,7 @@ def soft_reward(score: float, latency_ms: float, budget_ms: float, weight: float
     as latency falls.
     """
     ratio = latency_ms / budget_ms
-    return score * ratio ** (weight if score >= 0 else -weight)
+    return float(score * ratio ** (weight if score >= 0 else -weight))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,7 +180,7 @@ def evaluate_arch(arch: Arch, *, context: SearchContext) -> Evaluation:
     config = context.config
     latency = context.predictor.predict_ms(arch)
     feasible = latency <= config.budget_ms
-    cheap = getattr(context.proxy, "cost", "analytic") == "analytic"
+    cheap = proxy_cost(context.proxy) == "analytic"
     needed = feasible or cheap or config.pareto or config.objective == "soft"
     score = float(context.proxy.score(arch)) if needed else None
     band = float(context.predictor.table.header.error_band)

@@ -8,8 +8,6 @@ score), ``zoo.csv`` (the reference zoo on the same target and proxy),
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,7 +22,8 @@ from mnas.arch import Arch, load_arch, save_arch
 from mnas.errors import MnasError, MnasInputError
 from mnas.latency import TablePredictor
 from mnas.search._config import SearchConfig
-from mnas.search._objective import soft_reward
+from mnas.search._csv import csv_text, read_csv
+from mnas.search._objective import proxy_cost, soft_reward
 from mnas.spaces import SearchSpace
 
 __all__ = [
@@ -37,6 +36,7 @@ __all__ = [
     "write_outputs",
     "write_zoo",
     "zoo_entries",
+    "zoo_model_scored",
 ]
 
 _FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -173,23 +173,6 @@ def trial_rows(trials: Sequence[optuna.trial.FrozenTrial], param_names: Sequence
     return header, rows
 
 
-def _csv_text(header: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items() if k in header})
-    return buf.getvalue()
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file written here (empty list if the file is missing)."""
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def pareto_front(points: Sequence[tuple[float, float, Any]]) -> list[tuple[float, float, Any]]:
     """Non-dominated ``(latency, score, payload)`` points (lower latency, higher score).
 
@@ -202,6 +185,13 @@ def pareto_front(points: Sequence[tuple[float, float, Any]]) -> list[tuple[float
             front.append((lat, score, payload))
             best = score
     return front
+
+
+def zoo_model_scored(proxy: Any, *, fits: bool) -> bool:
+    """Whether ``zoo.csv`` scores a reference model: every model with an analytic proxy;
+    with a proxy that runs the network (forward passes, training) only the models that
+    fit the budget, as the search scores only feasible candidates with it."""
+    return fits or proxy_cost(proxy) == "analytic"
 
 
 _PENDING = "not scored yet (time limit); rerun the search to score it"
@@ -227,7 +217,6 @@ def zoo_entries(predictor: TablePredictor, proxy: Any, budget_ms: float, *,
 
     known = known or {}
     entries = []
-    expensive = getattr(proxy, "cost", "analytic") != "analytic"
     for name in list_archs():
         arch = get_arch(name)
         params, macs = arch_costs(arch)
@@ -241,7 +230,7 @@ def zoo_entries(predictor: TablePredictor, proxy: Any, budget_ms: float, *,
         fits = latency <= budget_ms
         score: float | None = None
         note = ""
-        if fits or not expensive:
+        if zoo_model_scored(proxy, fits=fits):
             if name in known:
                 score = known[name]
             elif deadline is not None and time.monotonic() > deadline:
@@ -271,7 +260,7 @@ def write_zoo(run_dir: Path, *, predictor: TablePredictor, proxy: Any, budget_ms
     known = {r["name"]: float(r["score"]) for r in rows if r["score"]}
     zoo = zoo_entries(predictor, proxy, budget_ms, known=known, deadline=deadline)
     header = ["name", "latency_ms", "band", "fits", "score", "params", "macs", "note"]
-    atomic_write_text(zoo_path, _csv_text(header, (z.__dict__ for z in zoo)))
+    atomic_write_text(zoo_path, csv_text(header, (z.__dict__ for z in zoo)))
     return zoo_path
 
 
@@ -284,7 +273,7 @@ def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
     trials = study.get_trials(deepcopy=False)
     header, rows = trial_rows(trials, space.parameter_names(),
                               estimator=str(config.extra.get("estimator_name", config.proxy)))
-    atomic_write_text(run_dir / "trials.csv", _csv_text(header, rows))
+    atomic_write_text(run_dir / "trials.csv", csv_text(header, rows))
 
     zoo_path = run_dir / "zoo.csv"
     if not zoo_path.exists():
@@ -295,7 +284,7 @@ def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
               for g in groups.values() if g[0].user_attrs.get("score") is not None]
     front = pareto_front(points)
     pheader = ["number", "latency_ms", "score", "feasible", "arch_hash"]
-    atomic_write_text(run_dir / "pareto.csv", _csv_text(pheader, (
+    atomic_write_text(run_dir / "pareto.csv", csv_text(pheader, (
         {"number": t.number, "latency_ms": lat, "score": score,
          "feasible": t.user_attrs.get("feasible"), "arch_hash": t.user_attrs.get("arch_hash")}
         for lat, score, t in front)))

@@ -37,10 +37,11 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
     feas = [(x, y) for x, y, ok in points if ok]
     infeas = [(x, y) for x, y, ok in points if not ok]
     if infeas:
-        ax.scatter(*zip(*infeas, strict=True), s=8, c="#bbbbbb", label="over budget")
+        xs, ys = zip(*infeas, strict=True)
+        ax.scatter(xs, ys, s=8, c="#bbbbbb", label="over budget")
     if feas:
-        ax.scatter(*zip(*feas, strict=True), s=10, c="#4c72b0", alpha=0.7,
-                   label="within budget")
+        xs, ys = zip(*feas, strict=True)
+        ax.scatter(xs, ys, s=10, c="#4c72b0", alpha=0.7, label="within budget")
     if front:
         ax.step(*zip(*front, strict=True), where="post", c="#dd8452", lw=1.5,
                 label="Pareto front")

@@ -16,6 +16,7 @@ from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 from mnas.latency import Estimate, TablePredictor, resolve_target
 from mnas.search._config import SearchConfig
+from mnas.search._csv import read_csv
 from mnas.spaces import load_space
 
 __all__ = ["render_report"]
@@ -83,8 +84,6 @@ def _block_table(arch: Arch, estimate: Estimate, predictor: TablePredictor,
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a run folder's CSV, refusing one that lacks a column the report reads."""
-    from mnas.search._outputs import read_csv
-
     try:
         rows = read_csv(path)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
@@ -105,7 +104,7 @@ def render_report(run_dir: str | Path) -> Path:
     Raises:
         MnasInputError: ``run_dir`` is not a run folder.
     """
-    from mnas.search._outputs import arch_costs
+    from mnas.proxies import arch_costs
 
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
@@ -156,7 +155,8 @@ def render_report(run_dir: str | Path) -> Path:
     for rank, arch in enumerate(archs, start=1):
         info = dict(arch.extra.get("search", {}))
         est = predictor.predict(arch)
-        params, macs = arch_costs(arch)
+        costs = arch_costs(arch)
+        params, macs = int(costs.params), int(costs.macs)
         if rank == 1:
             best_score = info.get("score")
             out += ["## Best architecture", ""]

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mnas.proxies import AccuracyProxy
+from mnas.search._objective import proxy_cost
 
 __all__ = [
     "META_KEY",
@@ -113,13 +114,15 @@ def score_arch(payload: TrainablePayload, arch_data: dict[str, Any]) -> float:
     return float(build_proxy(payload, config).score(arch_from_dict(arch_data)))
 
 
-class _ReportingProxy:
+class _ReportingProxy(AccuracyProxy):
     """Wraps a training proxy so that ``score(arch)`` reports every epoch to a callback."""
+
+    name = "reporting"
+    cost = "train"  # only a training proxy is wrapped
 
     def __init__(self, proxy: Any, on_epoch: Callable[[int, float], None]) -> None:
         self._proxy = proxy
         self._on_epoch = on_epoch
-        self.cost = getattr(proxy, "cost", "analytic")
 
     def score(self, arch: Any) -> float:
         def report(epoch: int, accuracy: float) -> bool:
@@ -178,10 +181,9 @@ def mnas_trainable(config: dict[str, Any], *, payload: TrainablePayload) -> None
             value: float | tuple[float, float] = UNSCORED_VALUE
         else:
             value = objective_values(evaluation, search_config)
-        pareto = isinstance(value, tuple)
         return {
             **base,
-            OBJECTIVE_METRIC: float(value[0] if pareto else value),  # type: ignore[index]
+            OBJECTIVE_METRIC: float(value[0] if isinstance(value, tuple) else value),
             "score": evaluation_score, LATENCY_METRIC: latency, "band": band,
             "feasible": feasible, "constraint": latency - search_config.budget_ms,
             "unscored": unscored, "epoch": epoch, "epochs": epochs,
@@ -200,7 +202,7 @@ def mnas_trainable(config: dict[str, Any], *, payload: TrainablePayload) -> None
 
     context = SearchContext.from_config(search_config,
                                         proxy=build_proxy(payload, search_config))
-    training = getattr(context.proxy, "cost", "analytic") == "train"
+    training = proxy_cost(context.proxy) == "train"
     if training and _accepts_report(context.proxy):
         latency = context.predictor.predict_ms(arch)
         band = float(context.predictor.table.header.error_band)

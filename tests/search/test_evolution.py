@@ -13,8 +13,7 @@ import pytest
 
 from mnas.cli import main
 from mnas.errors import MnasInputError
-from mnas.search import SearchConfig, SearchContext, make_proxy, make_sampler, objective
-from mnas.search._driver import prepare
+from mnas.search import SearchConfig, SearchContext, make_proxy, make_sampler, objective, prepare
 from mnas.search._samplers import CandidateGenerator, EvolutionSampler
 from mnas.spaces import load_space
 
@@ -167,13 +166,18 @@ def test_ray_optuna_search_drives_evolution_and_restores_it(tmp_path: Path) -> N
     """Ray Tune's OptunaSearch (as ``--backend ray`` builds it) asks the sampler; a searcher
     saved and restored mid-run (Tune's experiment checkpoint) continues exactly."""
     pytest.importorskip("ray.tune")
-    from mnas.search._ray import LATENCY_METRIC, OBJECTIVE_METRIC, SpaceFunction, _searcher_class
+    from mnas.search._ray_searcher import (
+        LATENCY_METRIC,
+        OBJECTIVE_METRIC,
+        SpaceFunction,
+        searcher_class,
+    )
 
     config, space, predictor, _gen = _setup(_tiny(tmp_path), 40.0)
     config = config.replace(sampler="evolution", seed=3)
 
     def searcher() -> Any:
-        return _searcher_class()(space_function=SpaceFunction(space), constrained=True,
+        return searcher_class()(space_function=SpaceFunction(space), constrained=True,
                                  metric=OBJECTIVE_METRIC, mode="max",
                                  sampler=make_sampler(config))
 

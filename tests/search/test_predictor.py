@@ -16,8 +16,14 @@ import pytest
 
 from mnas.cli import main
 from mnas.errors import MnasInputError
-from mnas.search import SearchConfig, SearchContext, make_proxy, make_sampler, objective
-from mnas.search._driver import prepare
+from mnas.search import (
+    SearchConfig,
+    SearchContext,
+    make_proxy,
+    make_sampler,
+    objective,
+    prepare,
+)
 from mnas.search._samplers import CandidateGenerator, PredictorSampler, one_hot
 from mnas.spaces import load_space
 

@@ -26,8 +26,13 @@ import pytest
 pytest.importorskip("ray.tune")
 
 from mnas.errors import MnasInputError  # noqa: E402
-from mnas.search import STUDY_FILE, SearchConfig, load_study  # noqa: E402
-from mnas.search._ray import RayOptions, run_ray_search  # noqa: E402
+from mnas.search import (  # noqa: E402
+    STUDY_FILE,
+    RayOptions,
+    SearchConfig,
+    load_study,
+    run_ray_search,
+)
 from mnas.search._trainable import SyntheticTrainingProxy  # noqa: E402
 
 pytestmark = pytest.mark.ray

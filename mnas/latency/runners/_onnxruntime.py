@@ -36,7 +36,10 @@ def export_onnx_bytes(model: nn.Module, example: torch.Tensor, *, opset: int = 1
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (example,), buffer, dynamo=False, opset_version=opset,
+            # the TorchScript exporter (dynamo=False) writes to a file object too; the stubs
+            # name paths only
+            torch.onnx.export(model, (example,), buffer,  # type: ignore[arg-type]
+                              dynamo=False, opset_version=opset,
                               input_names=["input"], output_names=["output"],
                               do_constant_folding=True)
     finally:

@@ -1,27 +1,16 @@
-"""The ``mnas search`` flags of the Ray backend, and running a search from them.
+"""The ``mnas search`` flags of the Ray backend, parsed into :class:`mnas.search.RayOptions`.
 
-Wired into ``mnas/cli/_search.py`` with two calls: :func:`add_ray_arguments` in
-``register`` and, once the :class:`~mnas.search.SearchConfig` is built,
-``if args.backend == "ray": return run_from_args(args, config)``. Importing this
-module does not import Ray; a missing Ray is reported only when ``--backend ray``
-is used.
+Parsing them imports no Ray; a missing Ray is reported only with ``--backend ray``.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
-import warnings
-from typing import Any
 
 from mnas.errors import MnasInputError
-from mnas.search._config import SearchConfig
+from mnas.search._ray_options import BACKENDS, SCHEDULERS, RayOptions, require_ray
 
-__all__ = ["BACKENDS", "add_ray_arguments", "options_from_args", "run_from_args"]
-
-BACKENDS = ("optuna", "ray")
-_SCHEDULERS = ("fifo", "asha")  # mirrors mnas.search._ray.SCHEDULERS without importing it
+__all__ = ["add_ray_arguments", "ray_options"]
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +29,7 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
                        help="ray: CPUs reserved per trial, also its torch threads (default 1)")
     group.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
                        help="ray: GPUs reserved per trial (default 0)")
-    group.add_argument("--scheduler", choices=_SCHEDULERS, default=None,
+    group.add_argument("--scheduler", choices=SCHEDULERS, default=None,
                        help="ray: fifo (default) or asha (stop poor candidates of a training "
                             "proxy between epochs)")
     group.add_argument("--epochs", type=int, default=None, metavar="E",
@@ -49,8 +38,8 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
                        help="ray: continue the interrupted Ray search of the run folder")
 
 
-def options_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~mnas.search._ray.RayOptions` of parsed arguments.
+def ray_options(args: argparse.Namespace) -> RayOptions | None:
+    """The :class:`~mnas.search.RayOptions` of parsed arguments (None for ``--backend optuna``).
 
     Raises:
         MnasInputError: A Ray-only flag without ``--backend ray``, Ray not installed,
@@ -67,45 +56,9 @@ def options_from_args(args: argparse.Namespace) -> Any:
                                  "--backend ray (the optuna backend resumes by rerunning the "
                                  "same command)")
         return None
-    from mnas.search._ray import RayOptions, require_ray
-
     require_ray()
     return RayOptions(
         address=args.address, workers=1 if args.workers is None else args.workers,
         cpus_per_trial=1.0 if args.cpus_per_trial is None else args.cpus_per_trial,
         gpus_per_trial=0.0 if args.gpus_per_trial is None else args.gpus_per_trial,
         scheduler=args.scheduler or "fifo", epochs=args.epochs, resume=args.resume)
-
-
-def run_from_args(args: argparse.Namespace, config: SearchConfig) -> int:
-    """Run ``mnas search --backend ray`` with ``config`` and print like the default backend.
-
-    Args:
-        args: Parsed ``mnas search`` arguments (with :func:`add_ray_arguments`'s flags).
-        config: The search configuration built from them.
-
-    Returns:
-        The exit code: 0, or 1 when no architecture within the budget was found.
-
-    Raises:
-        MnasInputError: See :func:`options_from_args` and
-            :func:`mnas.search._ray.run_ray_search` (exit 2 through the CLI).
-    """
-    import optuna
-
-    options = options_from_args(args)
-    if options is None:
-        raise MnasInputError("run_from_args handles --backend ray only; the optuna backend "
-                             "runs through mnas.search.search")
-    from mnas.search._ray import run_ray_search
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    command = shlex.join(["mnas", *sys.argv[1:]]) if sys.argv[1:2] == ["search"] else ""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        result = run_ray_search(config, options=options,
-                                progress=not getattr(args, "no_progress", False),
-                                command=command)
-    from mnas.cli._search import print_result
-
-    return print_result(result, as_json=getattr(args, "json", False), backend="ray")

@@ -1,4 +1,4 @@
-"""The Ray backend's flags and input errors (no cluster started)."""
+"""`mnas search`'s Ray backend flags and input errors (no cluster started)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mnas.cli import main
+from mnas.cli._search_ray import add_ray_arguments, ray_options
 from mnas.errors import MnasInputError
-from mnas.search import SearchConfig
-from mnas.search._ray_cli import add_ray_arguments, options_from_args, run_from_args
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -21,7 +21,7 @@ def _parse(*argv: str) -> argparse.Namespace:
 
 def test_flags_build_ray_options() -> None:
     pytest.importorskip("ray.tune")
-    options = options_from_args(_parse("--backend", "ray", "--address", "127.0.0.1:6379",
+    options = ray_options(_parse("--backend", "ray", "--address", "127.0.0.1:6379",
                                        "--workers", "3", "--cpus-per-trial", "2",
                                        "--gpus-per-trial", "0.5", "--scheduler", "asha",
                                        "--epochs", "4", "--resume"))
@@ -31,9 +31,9 @@ def test_flags_build_ray_options() -> None:
 
 
 def test_default_backend_is_optuna_and_rejects_ray_only_flags() -> None:
-    assert options_from_args(_parse()) is None
+    assert ray_options(_parse()) is None
     with pytest.raises(MnasInputError, match="--workers.*--backend ray"):
-        options_from_args(_parse("--workers", "2"))
+        ray_options(_parse("--workers", "2"))
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -44,7 +44,7 @@ def test_default_backend_is_optuna_and_rejects_ray_only_flags() -> None:
 def test_bad_values_are_input_errors(argv: tuple[str, ...], match: str) -> None:
     pytest.importorskip("ray.tune")
     with pytest.raises(MnasInputError, match=match):
-        options_from_args(_parse("--backend", "ray", *argv))
+        ray_options(_parse("--backend", "ray", *argv))
 
 
 def test_missing_ray_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,21 +57,24 @@ def test_missing_ray_names_the_install_command(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(MnasInputError) as info:
-        options_from_args(_parse("--backend", "ray"))
+        ray_options(_parse("--backend", "ray"))
     assert "pip install 'mnas[ray]'" in str(info.value)
     assert "\n" not in str(info.value)
 
 
-def test_unreachable_address_exits_through_run_from_args(tmp_path: Path) -> None:
+def test_unreachable_address_exits_2_before_writing(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("ray.tune")
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    args = _parse("--backend", "ray", "--address", f"127.0.0.1:{port}")
-    config = SearchConfig(target="pixel4", budget_ms=20, trials=2, name="x",
-                          runs_dir=str(tmp_path))
-    with pytest.raises(MnasInputError, match=f"127.0.0.1:{port}.*ray start --head"):
-        run_from_args(args, config)
+    code = main(["search", "--target", "pixel4", "--budget", "20ms", "--trials", "2",
+                 "--name", "x", "--runs-dir", str(tmp_path), "--backend", "ray",
+                 "--address", f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"127.0.0.1:{port}" in err and "ray start --head" in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()  # nothing written before the check
