@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,48 +13,14 @@ import pytest
 
 from mnas.cli import main
 from mnas.errors import MnasInputError
-from mnas.search import SearchConfig, SearchContext, make_proxy, make_sampler, objective, prepare
+from mnas.search import SearchConfig, make_sampler
 from mnas.search._samplers import CandidateGenerator, EvolutionSampler
 from mnas.spaces import load_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-TINY = """\
-name: tiny
-resolution: [32]
-num_classes: 10
-stem: {channels: 16}
-stages:
-  - {channels: 16, stride: 1, depth: [1, 2], kernel: [3, 5], expansion: [3, 6]}
-  - {channels: 24, stride: 2, depth: [1, 2], kernel: [3, 5], expansion: [3, 6], se: [false, true]}
-"""
-
-
-def _tiny(tmp_path: Path) -> str:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
-    return str(path)
-
-
-def _setup(space: str, budget: float) -> tuple[SearchConfig, Any, Any, CandidateGenerator]:
-    config, space_obj, predictor, _fastest = prepare(SearchConfig(
-        target="pixel4", budget_ms=budget, space=space, proxy="flops"))
-    return config, space_obj, predictor, CandidateGenerator(space_obj, predictor, budget)
-
-
-def _run(config: SearchConfig, space: Any, predictor: Any, sampler: optuna.samplers.BaseSampler,
-         trials: int, study: optuna.Study | None = None) -> optuna.Study:
-    context = SearchContext(config=config, predictor=predictor,
-                            proxy=make_proxy("flops", seed=config.seed))
-    if study is None:
-        study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(functools.partial(objective, space, config, context=context),
-                   n_trials=trials)
-    return study
-
-
-def _params(study: optuna.Study) -> list[dict[str, Any]]:
-    return [t.params for t in study.get_trials(deepcopy=False)]
+sys.path.insert(0, str(Path(__file__).parent))
+from _helpers import run_trials, setup_search, tiny_space, trial_params  # noqa: E402
 
 
 def _evolution(config: SearchConfig, gen: CandidateGenerator, **kw: Any) -> EvolutionSampler:
@@ -63,20 +29,20 @@ def _evolution(config: SearchConfig, gen: CandidateGenerator, **kw: Any) -> Evol
 
 
 def test_evolution_is_seeded_and_rebuilt_from_the_study(tmp_path: Path) -> None:
-    config, space, predictor, gen = _setup(_tiny(tmp_path), 40.0)
+    config, space, predictor, gen = setup_search(tiny_space(tmp_path), 40.0)
     kw = {"population_size": 8, "tournament_size": 3}
-    whole = _params(_run(config, space, predictor, _evolution(config, gen, **kw), 24))
-    assert whole == _params(_run(config, space, predictor, _evolution(config, gen, **kw), 24))
+    whole = trial_params(run_trials(config, space, predictor, _evolution(config, gen, **kw), 24))
+    assert whole == trial_params(run_trials(config, space, predictor, _evolution(config, gen, **kw), 24))
     other = config.replace(seed=1)
-    assert whole != _params(_run(other, space, predictor, _evolution(other, gen, **kw), 24))
+    assert whole != trial_params(run_trials(other, space, predictor, _evolution(other, gen, **kw), 24))
     # stopped after 15 trials; a new process (new sampler, study replayed) runs the rest
-    first = _run(config, space, predictor, _evolution(config, gen, **kw), 15)
+    first = run_trials(config, space, predictor, _evolution(config, gen, **kw), 15)
     resumed = optuna.create_study(direction="maximize",
                                   sampler=pickle.loads(pickle.dumps(_evolution(config, None,
                                                                                **kw))))
     resumed.add_trials(first.get_trials())
-    _run(config, space, predictor, resumed.sampler, 9, study=resumed)
-    assert _params(resumed) == whole
+    run_trials(config, space, predictor, resumed.sampler, 9, study=resumed)
+    assert trial_params(resumed) == whole
     assert len({tuple(sorted(p.items())) for p in whole}) == len(whole)  # no repeats
 
 
@@ -93,14 +59,14 @@ def comparison() -> dict[str, Any]:
     """Random vs evolution (population 10, tournament 3) on mobilenetv3, pixel4, 15 ms,
     maximising the FLOPs proxy, 40 trials, seeds 0-2 (a real objective: the hard budget
     makes the largest network that fits the best)."""
-    config, space, predictor, gen = _setup("mobilenetv3", 15.0)
+    config, space, predictor, gen = setup_search("mobilenetv3", 15.0)
     out: dict[str, Any] = {"space": space, "predictor": predictor, "random": [],
                            "evolution": []}
     for seed in range(3):
         cfg = config.replace(seed=seed)
-        out["random"].append(_run(cfg, space, predictor,
+        out["random"].append(run_trials(cfg, space, predictor,
                                   make_sampler(cfg.replace(sampler="random")), 40))
-        out["evolution"].append(_run(cfg, space, predictor,
+        out["evolution"].append(run_trials(cfg, space, predictor,
                                      _evolution(cfg, gen, population_size=10,
                                                 tournament_size=3), 40))
     return out
@@ -136,7 +102,7 @@ def test_evolution_stays_in_space_and_budget(comparison: dict[str, Any]) -> None
 
 def test_mutants_stay_inside_a_tight_budget() -> None:
     space = load_space("mobilenetv3")
-    _config, _space, predictor, gen = _setup("mobilenetv3", 6.0)
+    _config, _space, predictor, gen = setup_search("mobilenetv3", 6.0)
     rng = np.random.default_rng(0)
     parents = gen.fresh(rng, 20)
     assert len(parents) == 20
@@ -173,7 +139,7 @@ def test_ray_optuna_search_drives_evolution_and_restores_it(tmp_path: Path) -> N
         searcher_class,
     )
 
-    config, space, predictor, _gen = _setup(_tiny(tmp_path), 40.0)
+    config, space, predictor, _gen = setup_search(tiny_space(tmp_path), 40.0)
     config = config.replace(sampler="evolution", seed=3)
 
     def searcher() -> Any:
@@ -207,8 +173,8 @@ def test_ray_optuna_search_drives_evolution_and_restores_it(tmp_path: Path) -> N
 def test_evolution_searches_a_space_of_layer_operations() -> None:
     """NAS-Bench-Macro (``ops:`` choices, identity included): within the budget, and no
     network twice even where two parameter sets build the same one."""
-    config, space, predictor, gen = _setup("nas-bench-macro", 4.0)
-    study = _run(config, space, predictor, _evolution(config, gen, population_size=8,
+    config, space, predictor, gen = setup_search("nas-bench-macro", 4.0)
+    study = run_trials(config, space, predictor, _evolution(config, gen, population_size=8,
                                                       tournament_size=3), 30)
     nets = [space.replay(t.params).structure_key() for t in study.trials]
     assert len(set(nets)) == len(nets) == 30

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import pickle
 import subprocess
@@ -18,53 +17,20 @@ from mnas.cli import main
 from mnas.errors import MnasInputError
 from mnas.search import (
     SearchConfig,
-    SearchContext,
-    make_proxy,
     make_sampler,
-    objective,
-    prepare,
 )
 from mnas.search._samplers import CandidateGenerator, PredictorSampler, one_hot
 from mnas.spaces import load_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _helpers import run_trials, setup_search, tiny_space, trial_params  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 MACRO_JSON = REPO.parent / "shared" / "data" / "nas_bench_macro" / "nas-bench-macro_cifar10.json"
 needs_macro = pytest.mark.skipif(not MACRO_JSON.is_file(),
                                  reason="needs ../shared/data/nas_bench_macro")
-
-TINY = """\
-name: tiny
-resolution: [32]
-num_classes: 10
-stem: {channels: 16}
-stages:
-  - {channels: 16, stride: 1, depth: [1, 2], kernel: [3, 5], expansion: [3, 6]}
-  - {channels: 24, stride: 2, depth: [1, 2], kernel: [3, 5], expansion: [3, 6], se: [false, true]}
-"""
-
-
-def _setup(space: str, budget: float, proxy: str = "flops"
-           ) -> tuple[SearchConfig, Any, Any, CandidateGenerator]:
-    config, space_obj, predictor, _fastest = prepare(SearchConfig(
-        target="pixel4", budget_ms=budget, space=space, proxy=proxy))
-    return config, space_obj, predictor, CandidateGenerator(space_obj, predictor, budget)
-
-
-def _run(config: SearchConfig, space: Any, predictor: Any, sampler: optuna.samplers.BaseSampler,
-         trials: int, study: optuna.Study | None = None) -> optuna.Study:
-    context = SearchContext(config=config, predictor=predictor,
-                            proxy=make_proxy(config.proxy, seed=config.seed))
-    if study is None:
-        study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(functools.partial(objective, space, config, context=context),
-                   n_trials=trials)
-    return study
-
-
-def _params(study: optuna.Study) -> list[dict[str, Any]]:
-    return [t.params for t in study.get_trials(deepcopy=False)]
 
 
 def _predictor(config: SearchConfig, gen: CandidateGenerator | None, **kw: Any
@@ -80,7 +46,7 @@ def _best(study: optuna.Study, upto: int | None = None) -> float:
 
 def test_one_hot_features_are_the_network_not_the_parameter_spelling() -> None:
     space = load_space("nas-bench-macro")
-    gen_codec = CandidateGenerator(space, _setup("nas-bench-macro", 5.0)[2], None).codec
+    gen_codec = CandidateGenerator(space, setup_search("nas-bench-macro", 5.0)[2], None).codec
     # layers 2-3 of stage 3: (identity, k3_e3) and (k3_e3, identity) build the same network
     a = gen_codec.encode_many([{**{n: "k5_e6" for n in gen_codec.names},
                                 "s3_b2_op": "identity", "s3_b3_op": "k3_e3"}])
@@ -93,20 +59,19 @@ def test_one_hot_features_are_the_network_not_the_parameter_spelling() -> None:
 
 
 def test_predictor_is_seeded_and_rebuilt_from_the_study(tmp_path: Path) -> None:
-    (tmp_path / "tiny.yaml").write_text(TINY)
-    config, space, predictor, gen = _setup(str(tmp_path / "tiny.yaml"), 40.0)
+    config, space, predictor, gen = setup_search(tiny_space(tmp_path), 40.0)
     kw: dict[str, Any] = {"n_initial": 6, "prior": "flops"}
-    whole = _params(_run(config, space, predictor, _predictor(config, gen, **kw), 20))
-    assert whole == _params(_run(config, space, predictor, _predictor(config, gen, **kw), 20))
+    whole = trial_params(run_trials(config, space, predictor, _predictor(config, gen, **kw), 20))
+    assert whole == trial_params(run_trials(config, space, predictor, _predictor(config, gen, **kw), 20))
     other = config.replace(seed=1)
-    assert whole != _params(_run(other, space, predictor, _predictor(other, gen, **kw), 20))
+    assert whole != trial_params(run_trials(other, space, predictor, _predictor(other, gen, **kw), 20))
     # stopped after 11 trials; a new process (new sampler, study replayed) runs the rest
-    first = _run(config, space, predictor, _predictor(config, gen, **kw), 11)
+    first = run_trials(config, space, predictor, _predictor(config, gen, **kw), 11)
     sampler = pickle.loads(pickle.dumps(_predictor(config, None, **kw)))
     resumed = optuna.create_study(direction="maximize", sampler=sampler)
     resumed.add_trials(first.get_trials())
-    _run(config, space, predictor, resumed.sampler, 9, study=resumed)
-    assert _params(resumed) == whole
+    run_trials(config, space, predictor, resumed.sampler, 9, study=resumed)
+    assert trial_params(resumed) == whole
     assert len({tuple(sorted(p.items())) for p in whole}) == len(whole)  # no repeats
 
 
@@ -114,16 +79,16 @@ def test_predictor_is_seeded_and_rebuilt_from_the_study(tmp_path: Path) -> None:
 def mobilenetv3_runs() -> dict[str, Any]:
     """Random vs predictor (no prior: its first 10 trials are random too) on mobilenetv3,
     pixel4, 15 ms, maximising the FLOPs proxy, 40 trials, seeds 0-2."""
-    config, space, predictor, gen = _setup("mobilenetv3", 15.0)
+    config, space, predictor, gen = setup_search("mobilenetv3", 15.0)
     out: dict[str, Any] = {"space": space, "predictor": predictor, "random": [],
                            "predictor_runs": [], "prior_runs": []}
     for seed in range(3):
         cfg = config.replace(seed=seed)
-        out["random"].append(_run(cfg, space, predictor,
+        out["random"].append(run_trials(cfg, space, predictor,
                                   make_sampler(cfg.replace(sampler="random")), 40))
-        out["predictor_runs"].append(_run(cfg, space, predictor,
+        out["predictor_runs"].append(run_trials(cfg, space, predictor,
                                           _predictor(cfg, gen, prior="none"), 40))
-        out["prior_runs"].append(_run(cfg, space, predictor,
+        out["prior_runs"].append(run_trials(cfg, space, predictor,
                                       _predictor(cfg, gen, prior="params"), 10))
     return out
 
