@@ -298,11 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         plot(bench, curves, png)
         lines += [f"![regret vs evaluations]({png.relative_to(HERE)})", ""]
         results[bench.name] = {"budget_ms": bench.budget_ms, "optimum": bench.optimum,
-                               "top1": bench.top1, "curves": curves}
+                               "top1": bench.top1, "curves": {  # per run: best after each
+                                   k: [[round(v, 3) for v in run] for run in runs]  # eval, s
+                                   for k, runs in curves.items()}}
     text = "\n".join(lines)
     print(text)
     args.out.write_text(text + "\n", encoding="utf-8")
-    (HERE / "results" / "search_efficiency.json").write_text(json.dumps(results), "utf-8")
+    (HERE / "results" / "search_efficiency.json").write_text(
+        json.dumps(results, separators=(",", ":")), "utf-8")
     return 0
 
 
