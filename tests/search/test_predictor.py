@@ -165,3 +165,22 @@ def test_cli_search_on_nas_bench_macro_labels_then_score_the_best(
     feasible = sorted((i.accuracy for i in load_labels(labels).items
                        if predictor.predict_ms(i.arch) <= 4.0), reverse=True)
     assert truth[blocks] >= feasible[len(feasible) // 50]
+
+
+def test_a_generator_restricted_to_members_proposes_only_members() -> None:
+    """A tabular benchmark's labelled networks as the only candidates: fresh samples are
+    members, and a parent's "mutants" are its nearest members (fewest differing choices)."""
+    _config, space, predictor, gen = setup_search("mobilenetv3", 15.0)
+    rng = np.random.default_rng(4)
+    members = gen.fresh(rng, 60)
+    restricted = CandidateGenerator(space, predictor, 15.0, members=members)
+    keys = set(gen.keys(members))
+    fresh = restricted.fresh(rng, 20)
+    assert len(fresh) == 20 and set(restricted.keys(fresh)) <= keys
+    parent = members[:1]
+    near = restricted.mutants(parent, rng, 5)
+    assert len(near) == 5 and set(restricted.keys(near)) <= keys - set(gen.keys(parent))
+    canon = restricted.codec.canonical(members)
+    distance = sorted(int((row != canon[0]).sum()) for row in canon[1:])
+    picked = sorted(int((row != canon[0]).sum()) for row in restricted.codec.canonical(near))
+    assert picked == distance[:5]
