@@ -64,7 +64,7 @@ from mnas.accuracy import LabelSet, load_labels  # noqa: E402
 from mnas.accuracy._estimators import LabelsEstimator  # noqa: E402
 from mnas.arch import save_arch  # noqa: E402
 from mnas.latency import TablePredictor, resolve_target  # noqa: E402
-from mnas.search import SearchConfig, SearchContext, arch_hash, evaluate_arch, objective  # noqa: E402
+from mnas.search import SearchConfig, SearchContext, objective, score_trial  # noqa: E402
 from mnas.search._driver import make_sampler  # noqa: E402
 from mnas.search._samplers import CandidateGenerator, EvolutionSampler, PredictorSampler  # noqa: E402
 from mnas.search._samplers._base import ProposalSampler  # noqa: E402
@@ -147,19 +147,9 @@ def projected_objective(bench: Benchmark, config: SearchConfig, trial: optuna.Tr
     row = gen.codec.canonical(gen.encode([trial.params]))[0]
     distance = (gen.members != row).sum(axis=1)
     arch = bench.space.replay(gen.codec.decode(gen.members[int(np.argmin(distance))]))
-    digest = arch_hash(arch)
-    hit = context.seen.get(digest)
-    if hit is None:
-        evaluation = evaluate_arch(arch, context=context)
-        context.seen[digest] = (trial.number, evaluation)
-    else:
-        evaluation = hit[1]
-        trial.set_user_attr("duplicate_of", hit[0])
-    trial.set_user_attr("feasible", evaluation.feasible)
-    trial.set_user_attr("score", evaluation.score)
-    trial.set_constraint("latency", evaluation.latency_ms - config.budget_ms)
-    assert evaluation.score is not None
-    return evaluation.score
+    value = score_trial(arch, config, trial, context=context)
+    assert isinstance(value, float)
+    return value
 
 
 def run_one(bench: Benchmark, sampler: str, seed: int, *, evaluations: int,

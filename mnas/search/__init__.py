@@ -25,6 +25,7 @@ from mnas.search._objective import (
     evaluate_arch,
     make_proxy,
     objective,
+    score_trial,
     soft_reward,
 )
 from mnas.search._outputs import Candidate, ZooEntry, pareto_front, rank_candidates
@@ -67,5 +68,6 @@ __all__ = [
     "render_report",
     "run_ray_search",
     "search",
+    "score_trial",
     "soft_reward",
 ]

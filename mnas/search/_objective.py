@@ -44,6 +44,7 @@ __all__ = [
     "make_proxy",
     "objective",
     "proxy_cost",
+    "score_trial",
     "soft_reward",
 ]
 
@@ -207,7 +208,17 @@ def objective(space: SearchSpace, config: SearchConfig, trial: TrialLike, *,
     A trial that samples an architecture already evaluated reuses that evaluation and
     records ``duplicate_of`` (the earlier trial's number); the proxy is not run again.
     """
-    arch = space.sample(trial)
+    return score_trial(space.sample(trial), config, trial, context=context)
+
+
+def score_trial(arch: Arch, config: SearchConfig, trial: TrialLike, *,
+                context: SearchContext) -> float | tuple[float, float]:
+    """Evaluate ``arch`` as trial ``trial``'s architecture: the second half of :func:`objective`.
+
+    For searches whose trial maps to its architecture otherwise than by ``space.sample``
+    (e.g. a benchmark that projects a suggestion onto a labelled network): the dedup, the
+    user attributes, the constraint and the values are those of :func:`objective`.
+    """
     digest = arch_hash(arch)
     hit = context.seen.get(digest)
     set_attr = getattr(trial, "set_user_attr", None)

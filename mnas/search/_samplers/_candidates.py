@@ -46,14 +46,16 @@ class CandidateGenerator:
         self.screen = ScreeningPredictor(space, predictor)
         self.codec: ParamCodec = self.screen.codec
         self._fastest: Codes | None = None
-        self.members: Codes | None = None
-        self._member_keys: set[bytes] = set()
+        self.members: Codes | None = None  # distinct, canonical, within the budget
+        self._member_keys: list[bytes] = []
+        self._member_set: set[bytes] = set()
         if members is not None:
             canon = self.codec.canonical(np.asarray(members, dtype=np.int64))
             _, first = np.unique(canon, axis=0, return_index=True)
             rows = canon[np.sort(first)]
             self.members = rows[self.feasible(rows)]
-            self._member_keys = set(self.keys(self.members))
+            self._member_keys = self.keys(self.members)
+            self._member_set = set(self._member_keys)
 
     @classmethod
     def from_names(cls, space: str, target: str, budget_ms: float | None) -> CandidateGenerator:
@@ -84,7 +86,7 @@ class CandidateGenerator:
         out: list[int] = []
         taken = set(seen or ())
         for i, key in enumerate(self.keys(codes)):
-            if self.members is not None and key not in self._member_keys:
+            if self.members is not None and key not in self._member_set:
                 continue
             if ok[i] and key not in taken:
                 taken.add(key)
@@ -98,9 +100,11 @@ class CandidateGenerator:
 
         With members: up to ``n`` of the feasible members not in ``seen``, uniformly.
         """
-        if self.members is not None:
-            order = rng.permutation(len(self.members))
-            return self.keep(self.members[order], seen=seen)[:n]
+        if self.members is not None:  # already screened: only the study's trials to skip
+            taken = seen or set()
+            order = [i for i in rng.permutation(len(self.members))
+                     if self._member_keys[i] not in taken][:n]
+            return self.members[order]
         return self.keep(self.codec.random(rng, n * tries), seen=seen)[:n]
 
     def mutants(self, parents: Codes, rng: np.random.Generator, per_parent: int, *,
