@@ -117,11 +117,8 @@ def fit_macro(fit: LabelSet) -> None:
 
 def measure_macro(test: LabelSet, tested: Tested) -> list[str]:
     """The 300 held-out NAS-Bench-Macro networks (CIFAR-10)."""
-    archs = [i.arch for i in test.items]
-    truth = [i.accuracy for i in test.items]
-    macs = [arch_costs(a).macs for a in archs]
-    out = ["| estimate | tau | tau in ±10% MACs band | RMSE | n / band n | ms/arch |",
-           "|---|---|---|---|---|---|"]
+    archs, truth, macs = labelled(test)
+    out = list(TABLE_HEAD)
     scores, ms = timed(ModelEstimator(model=load_shipped_model("nas-bench-macro")).score, archs)
     quality = measure_quality(scores, truth, macs, method="held out")
     out.append(row("`nas-bench-macro` model", quality, ms))
@@ -132,6 +129,16 @@ def measure_macro(test: LabelSet, tested: Tested) -> list[str]:
         out.append(row(name, measure_quality(scores, truth, macs, method="held out",
                                              is_accuracy=False), ms))
     return out
+
+
+TABLE_HEAD = ("| estimate | tau | tau in ±10% MACs band | RMSE | n / band n | ms/arch |",
+              "|---|---|---|---|---|---|")
+
+
+def labelled(labels: LabelSet) -> tuple[list[Arch], list[float], list[int]]:
+    """Architectures, accuracies and MACs of ``labels``."""
+    archs = [i.arch for i in labels.items]
+    return archs, [i.accuracy for i in labels.items], [arch_costs(a).macs for a in archs]
 
 
 def timed(score: Callable[[Arch], float], archs: Sequence[Arch]) -> tuple[list[float], float]:
@@ -159,11 +166,8 @@ Tested = dict[str, list[dict]]
 
 def measure_accel(held: LabelSet, tested: Tested) -> list[str]:
     """Held-out Accel-NASBench."""
-    archs = [i.arch for i in held.items]
-    truth = [i.accuracy for i in held.items]
-    macs = [arch_costs(a).macs for a in archs]
-    out = ["| estimate | tau | tau in ±10% MACs band | RMSE | n / band n | ms/arch |",
-           "|---|---|---|---|---|---|"]
+    archs, truth, macs = labelled(held)
+    out = list(TABLE_HEAD)
     for name in ("accel-nasbench", "imagenet-arch"):
         estimator = ModelEstimator(model=load_shipped_model(name))
         scores, ms = timed(estimator.score, archs)
@@ -223,8 +227,7 @@ def measure_ofa(tested: Tested, n: int = 300) -> list[str]:
     truth = [oracle(c) for c in configs]
     archs = [ofa_arch(c) for c in configs]
     macs = [arch_costs(a).macs for a in archs]
-    out = ["| estimate | tau | tau in ±10% MACs band | RMSE | n / band n | ms/arch |",
-           "|---|---|---|---|---|---|"]
+    out = list(TABLE_HEAD)
     estimates = {"`imagenet-arch` model (default here)":
                  ModelEstimator(model=load_shipped_model("imagenet-arch")).score, **baselines()}
     for name, fn in estimates.items():

@@ -23,15 +23,8 @@ TINY_ARCH: dict[str, Any] = {
                ["ir_r2_k3_s2_e6_c32"]],
 }
 
-TINY_SPACE = """\
-name: tiny
-resolution: [32]
-num_classes: 10
-stem: {channels: 16}
-stages:
-  - {channels: 16, stride: 1, depth: [1, 2], kernel: [3, 5], expansion: [3, 6]}
-  - {channels: 24, stride: 2, depth: [1, 2], kernel: [3, 5], expansion: [3, 6], se: [false, true]}
-"""
+#: A two-stage space small enough for dozens of trials in seconds (shared with tests/search).
+TINY_SPACE = (Path(__file__).resolve().parents[1] / "data" / "tiny_space.yaml").read_text()
 
 
 def mnas_cmd(*args: str) -> list[str]:

@@ -12,16 +12,8 @@ from mnas.arch import Arch
 from mnas.search import SearchConfig, SearchContext, make_proxy, objective, prepare
 from mnas.search._samplers import CandidateGenerator
 
-#: A two-stage space small enough to run dozens of trials in seconds.
-TINY = """\
-name: tiny
-resolution: [32]
-num_classes: 10
-stem: {channels: 16}
-stages:
-  - {channels: 16, stride: 1, depth: [1, 2], kernel: [3, 5], expansion: [3, 6]}
-  - {channels: 24, stride: 2, depth: [1, 2], kernel: [3, 5], expansion: [3, 6], se: [false, true]}
-"""
+#: A two-stage space small enough for dozens of trials in seconds (shared with tests/faults).
+TINY = (Path(__file__).resolve().parents[1] / "data" / "tiny_space.yaml").read_text()
 
 
 def tiny_space(tmp_path: Path) -> str:
