@@ -6,17 +6,18 @@ import argparse
 import sys
 from typing import Any
 
+from mnas.cli._common import add_command_group
+
 __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``accuracy`` subcommand group."""
-    parser = subparsers.add_parser(
-        "accuracy", help="fit and inspect accuracy models (real labels -> predicted accuracy)",
+    sub = add_command_group(
+        subparsers, "accuracy", metavar="ACTION",
+        help="fit and inspect accuracy models (real labels -> predicted accuracy)",
         description="Accuracy models: fitted on labelled architectures, used with "
         "`mnas score/search --proxy MODEL.json`.")
-    sub = parser.add_subparsers(dest="accuracy_command", metavar="ACTION")
-    sub.required = True
     fit = sub.add_parser("fit", help="fit a model on labels and print its cross-validated quality")
     fit.add_argument("--labels", required=True, metavar="SRC",
                      help="a folder of arch files with truth.accuracy, a CSV arch,accuracy, or "

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from mnas.arch import Arch, conv_out_size, format_token
-from mnas.cli._common import print_json, resolve_arch
+from mnas.cli._common import add_command_group, print_json, resolve_arch
 
 __all__ = ["arch_summary", "register"]
 
@@ -63,9 +63,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``mnas arch``."""
-    arch = subparsers.add_parser("arch", help="inspect an architecture")
-    verbs = arch.add_subparsers(dest="arch_command", metavar="VERB")
-    verbs.required = True
+    verbs = add_command_group(subparsers, "arch", help="inspect an architecture")
     show = verbs.add_parser("show", help="show a zoo architecture or an arch file")
     show.add_argument("arch", metavar="NAME|FILE")
     show.add_argument("--json", action="store_true", help="same as --format json")

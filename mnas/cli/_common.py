@@ -10,7 +10,7 @@ from typing import Any
 from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 
-__all__ = ["print_json", "resolve_arch"]
+__all__ = ["add_command_group", "print_json", "resolve_arch"]
 
 
 def resolve_arch(name_or_path: str) -> Arch:
@@ -35,3 +35,14 @@ def print_json(data: Any) -> None:
     """Print ``data`` as one JSON document on stdout."""
     json.dump(data, sys.stdout, indent=1)
     sys.stdout.write("\n")
+
+
+def add_command_group(subparsers: Any, name: str, *, help: str, description: str | None = None,
+                      metavar: str = "VERB") -> Any:
+    """Add command ``name`` whose own subcommands (verbs) are required; returns their
+    subparsers (``args.<name>_command`` names the verb given)."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    verbs = parser.add_subparsers(dest=f"{name}_command", metavar=metavar,
+                                  parser_class=type(parser))
+    verbs.required = True
+    return verbs

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnas.cli._common import print_json, resolve_arch
+from mnas.cli._common import add_command_group, print_json, resolve_arch
 from mnas.cli._latency_calibrate import register_calibrate
 from mnas.errors import MnasInputError
 from mnas.latency._calibrate import pct_text
@@ -22,13 +22,11 @@ __all__ = ["ensure_host_table", "register"]
 
 def register(subparsers: Any) -> None:
     """Add ``latency`` and its subcommands."""
-    parser = subparsers.add_parser(
-        "latency", help="build, inspect and validate latency lookup tables",
+    sub = add_command_group(
+        subparsers, "latency", metavar="SUBCOMMAND",
+        help="build, inspect and validate latency lookup tables",
         description="Latency lookup tables: build one on this device, show one, validate one "
                     "against whole networks measured end to end.")
-    sub = parser.add_subparsers(dest="latency_command", metavar="SUBCOMMAND",
-                                parser_class=type(parser))
-    sub.required = True
     _register_build(sub)
     _register_show(sub)
     _register_validate(sub)

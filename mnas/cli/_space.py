@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from mnas.cli._common import print_json
+from mnas.cli._common import add_command_group, print_json
 from mnas.errors import MnasInputError
 
 __all__ = ["register"]
@@ -79,9 +79,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``mnas space``."""
-    space = subparsers.add_parser("space", help="inspect and sample search spaces")
-    verbs = space.add_subparsers(dest="space_command", metavar="VERB")
-    verbs.required = True
+    verbs = add_command_group(subparsers, "space", help="inspect and sample search spaces")
     show = verbs.add_parser("show", help="skeleton, choices and size of a space")
     show.add_argument("space", metavar="NAME|FILE")
     show.add_argument("--json", action="store_true")

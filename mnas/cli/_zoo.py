@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mnas.cli._common import print_json
+from mnas.cli._common import add_command_group, print_json
 
 __all__ = ["register"]
 
@@ -35,9 +35,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``mnas zoo``."""
-    zoo = subparsers.add_parser("zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet)")
-    verbs = zoo.add_subparsers(dest="zoo_command", metavar="VERB")
-    verbs.required = True
+    verbs = add_command_group(subparsers, "zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet)")
     listing = verbs.add_parser("list", help="list registered architectures")
     listing.add_argument("--profile", action="store_true", help="also count params and MACs")
     listing.add_argument("--json", action="store_true", help="print JSON")

@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnas._progress import progress_bar
 from mnas.arch import Arch, Block, Head, Stem, block_cost, head_costs, stem_costs
 from mnas.errors import MnasInputError
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration
@@ -777,20 +778,8 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                TextColumn("drift {task.fields[drift]}"), console=Console(stderr=True))
+            self._progress = progress_bar("{task.description}",
+                                          detail="drift {task.fields[drift]}")
             self._progress.start()
             self._entries = self._progress.add_task("entries", total=self._total, drift="-")
             self._nets = self._progress.add_task("networks", total=self._networks, drift="")

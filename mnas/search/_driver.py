@@ -30,7 +30,6 @@ import functools
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any
 
 import optuna
 
+from mnas._progress import progress_bar
 from mnas.errors import MnasInputError, caused_by_interrupt
 from mnas.search._config import SearchConfig
 from mnas.search._objective import SearchContext, make_proxy, objective
@@ -367,22 +367,7 @@ def _progress(*, enabled: bool, total: int, done: int, config: SearchConfig,
 
         yield quiet
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(file=sys.stderr)
-    columns = (TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False,
-                  disable=not console.is_terminal and os.environ.get("MNAS_PROGRESS") != "1"
-                  ) as bar:
+    with progress_bar("[bold]trials", detail="{task.description}") as bar:
         task = bar.add_task(describe(), total=total, completed=done)
 
         def tick(_study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
