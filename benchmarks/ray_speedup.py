@@ -3,8 +3,9 @@
 Runs the same search (same seed, same trials) on a local Ray runtime with 1 worker
 and with N workers (1 CPU and 1 torch thread per trial in both), using the ``train``
 proxy (SGD on ``../shared/data/cifar10_5k.npz``) when the proxy and the data are
-available, else :class:`mnas.search._trainable.SyntheticTrainingProxy` (real SGD
-steps on random images). Reports, per run, the wall time of the trials (first
+available, else the tests' ``SyntheticTrainingProxy`` (``tests/search/_doubles.py``:
+real SGD steps on random images, synthetic curves; the local workers import it through
+``PYTHONPATH``). Reports, per run, the wall time of the trials (first
 trial start to last trial end, from the run folder's study), the whole invocation
 (Ray start-up, zoo, outputs included) and the mean trial duration, then writes
 ``benchmarks/RESULTS-ray.md``.
@@ -43,7 +44,11 @@ def _proxy(epochs: int) -> tuple[Any, str]:
                           resolution=32, train_images=512, eval_images=250)
         return proxy, (f"train (SGD, {epochs} epochs, 512 CIFAR-10 images at 32x32, "
                        "250 held out)")
-    from mnas.search._trainable import SyntheticTrainingProxy
+    doubles = str(Path(__file__).resolve().parents[1] / "tests" / "search")
+    sys.path.insert(0, doubles)  # the driver's import; the local Ray workers' below
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (doubles, os.environ.get("PYTHONPATH", "")) if p)
+    from _doubles import SyntheticTrainingProxy
 
     return (SyntheticTrainingProxy(epochs=epochs, steps=20, batch=32, resolution=32),
             f"synthetic-train ({epochs} epochs x 20 SGD steps on random 32x32 images)")

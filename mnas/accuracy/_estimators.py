@@ -14,7 +14,6 @@ registered zero-cost proxy.
 
 from __future__ import annotations
 
-import inspect
 import random
 from pathlib import Path
 from typing import Any
@@ -195,10 +194,7 @@ class DefaultEstimator(AccuracyProxy):
 def _zero_cost(name: str, *, data: str | None, seed: int, resolution: int | None
                ) -> AccuracyProxy:
     cls = proxy_class(name)
-    params = inspect.signature(cls.__init__).parameters
-    kwargs: dict[str, Any] = {}
-    if "seed" in params:
-        kwargs["seed"] = seed
+    kwargs: dict[str, Any] = {"seed": seed}  # every registered proxy takes a seed
     if data is not None:
         if not cls.needs_data:
             raise MnasInputError(

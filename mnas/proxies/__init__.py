@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from mnas.proxies._base import (
     AccuracyProxy,
+    Cost,
+    ReportFn,
+    TrainingProxy,
     get_proxy,
     list_proxies,
     proxy_class,
@@ -25,7 +28,7 @@ from mnas.proxies._counts import (
 from mnas.proxies._data import ImageData, load_image_data
 from mnas.proxies._ensemble import DEFAULT_PROXY, ZenNaswotProxy
 from mnas.proxies._naswot import NaswotProxy, naswot_score
-from mnas.proxies._train import ReportFn, TrainProxy
+from mnas.proxies._train import TrainProxy
 from mnas.proxies._zen import ZenProxy, zen_score
 from mnas.proxies._zico import ZicoProxy
 
@@ -34,6 +37,7 @@ __all__ = [
     "AccuracyProxy",
     "ArchCosts",
     "BlockCost",
+    "Cost",
     "FlopsProxy",
     "ImageData",
     "NaswotProxy",
@@ -41,6 +45,7 @@ __all__ = [
     "ZenProxy",
     "ReportFn",
     "TrainProxy",
+    "TrainingProxy",
     "ZenNaswotProxy",
     "ZicoProxy",
     "arch_costs",

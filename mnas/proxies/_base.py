@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import abc
 import inspect
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 
-__all__ = ["AccuracyProxy", "get_proxy", "list_proxies", "proxy_class", "register_proxy"]
+__all__ = ["AccuracyProxy", "Cost", "ReportFn", "TrainingProxy", "get_proxy", "list_proxies",
+           "proxy_class", "register_proxy"]
+
+#: What scoring one architecture costs (see :attr:`AccuracyProxy.cost`).
+Cost = Literal["analytic", "forward", "train"]
+
+ReportFn = Callable[[int, float], bool]
+"""``report(epoch, accuracy) -> should_stop``: called after every epoch (1-based) with the
+held-out accuracy; returning True stops training (an Optuna pruner or Ray ASHA decides)."""
 
 
 class AccuracyProxy(abc.ABC):
@@ -29,7 +38,8 @@ class AccuracyProxy(abc.ABC):
       ``Arch`` give bit-identical scores on CPU, in any call order, in any process.
       Proxies own a ``torch.Generator`` seeded per call and never touch the global
       random state (``torch``, ``numpy`` or ``random``).
-    * Constructors take keyword-only arguments; unknown ones are an error, never ignored.
+    * Constructors take keyword-only arguments, ``seed: int`` among them (a proxy that
+      draws nothing ignores it); unknown ones are an error, never ignored.
     * No network I/O: data-driven proxies read a local ``.npz`` file or ImageFolder only.
     * ``score`` does not mutate ``arch`` and keeps no per-arch state, so one instance may
       score thousands of architectures (the search does).
@@ -38,12 +48,13 @@ class AccuracyProxy(abc.ABC):
         name: The registry name (``mnas score --proxy NAME``).
         needs_data: Whether the constructor requires a ``data`` path.
         cost: Rough cost class: ``"analytic"`` (microseconds), ``"forward"`` (a few
-            forward/backward passes, ~0.1 s on a CPU core), ``"train"`` (seconds to minutes).
+            forward/backward passes, ~0.1 s on a CPU core), ``"train"`` (seconds to
+            minutes; such a proxy is a :class:`TrainingProxy`).
     """
 
     name: ClassVar[str] = ""
     needs_data: ClassVar[bool] = False
-    cost: ClassVar[str] = "analytic"
+    cost: ClassVar[Cost] = "analytic"
 
     @abc.abstractmethod
     def score(self, arch: Arch) -> float:
@@ -60,6 +71,26 @@ class AccuracyProxy(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+class TrainingProxy(AccuracyProxy):
+    """A proxy that trains each architecture for epochs, and can report every epoch.
+
+    ``score(arch, report=...)`` calls ``report(epoch, accuracy)`` after each epoch, so
+    that a scheduler (Ray Tune's ASHA) can stop a poor candidate early; the search
+    backends test for this class, never for a signature.
+
+    Attributes:
+        epochs: Epochs per architecture.
+    """
+
+    cost: ClassVar[Cost] = "train"
+    epochs: int
+
+    @abc.abstractmethod
+    def score(self, arch: Arch, *, report: ReportFn | None = None) -> float:
+        """The held-out accuracy after training; ``report`` is called after each epoch
+        (a True return stops training there)."""
 
 
 _REGISTRY: dict[str, type[AccuracyProxy]] = {}

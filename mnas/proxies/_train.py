@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
-from mnas.proxies._base import AccuracyProxy, register_proxy
+from mnas.proxies._base import ReportFn, TrainingProxy, register_proxy
 from mnas.proxies._common import build_seeded, check_resolution, make_generator
 from mnas.proxies._data import load_image_data, resize_batch
 
-__all__ = ["ReportFn", "TrainProxy"]
-
-ReportFn = Callable[[int, float], bool]
-"""``report(epoch, accuracy) -> should_stop``: called after every epoch (1-based) with the
-held-out accuracy; returning True stops training (an Optuna pruner or Ray ASHA decides)."""
+__all__ = ["TrainProxy"]
 
 
 def _positive_int(field: str, value: object, minimum: int = 1) -> int:
@@ -29,7 +24,7 @@ def _positive_int(field: str, value: object, minimum: int = 1) -> int:
 
 
 @register_proxy
-class TrainProxy(AccuracyProxy):
+class TrainProxy(TrainingProxy):
     """Held-out accuracy after a short SGD run (cf. the reduced-setting proxy of MnasNet,
     Tan et al., CVPR 2019, which trains each sample for 5 epochs).
 
@@ -53,7 +48,6 @@ class TrainProxy(AccuracyProxy):
 
     name = "train"
     needs_data = True
-    cost = "train"
 
     def __init__(self, *, data: str | os.PathLike[str], seed: int = 0, epochs: int = 3,
                  batch_size: int = 64, lr: float = 0.05, resolution: int | None = 32,

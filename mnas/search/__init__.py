@@ -1,12 +1,15 @@
 """Latency-constrained architecture search with Optuna (``mnas search``).
 
-The objective (:func:`objective`) is a plain function of ``(space, config, trial)``
-so that the in-process driver (:func:`search`) and Ray Tune's ``OptunaSearch``
-run the same code. See :mod:`mnas.search._driver` for storage and resume.
+A search is one pipeline (:func:`run_search`: a :class:`Run` folder, provenance, lock,
+outputs) with one seam, the :class:`Backend` that runs the trials: :class:`OptunaBackend`
+in this process (:func:`search`), :class:`RayBackend` on Ray Tune (:func:`run_ray_search`).
+The objective (:func:`objective`) is a plain function of ``(space, config, trial)`` so
+that both run the same code. See :mod:`mnas.search._driver` for storage and resume.
 """
 
 from __future__ import annotations
 
+from mnas.search._backend import Backend, TrialsRun, run_search
 from mnas.search._budget import Fastest, fastest_arch, format_budget, parse_budget
 from mnas.search._config import (
     DEFAULT_SAMPLER,
@@ -15,7 +18,7 @@ from mnas.search._config import (
     SearchConfig,
     default_run_name,
 )
-from mnas.search._driver import load_study, make_sampler, open_storage, search
+from mnas.search._driver import OptunaBackend, load_study, make_sampler, open_storage, search
 from mnas.search._objective import (
     Evaluation,
     SearchContext,
@@ -29,7 +32,7 @@ from mnas.search._objective import (
     soft_reward,
 )
 from mnas.search._outputs import Candidate, ZooEntry, pareto_front, rank_candidates
-from mnas.search._ray import run_ray_search
+from mnas.search._ray import RayBackend, run_ray_search
 from mnas.search._ray_options import BACKENDS, RayOptions
 from mnas.search._report import render_report
 from mnas.search._run import STUDY_FILE, Run, SearchResult, prepare
@@ -40,14 +43,18 @@ __all__ = [
     "SAMPLERS",
     "DEFAULT_SAMPLER",
     "STUDY_FILE",
+    "Backend",
     "Candidate",
     "Evaluation",
     "Fastest",
+    "OptunaBackend",
+    "RayBackend",
     "RayOptions",
     "Run",
     "SearchConfig",
     "SearchContext",
     "SearchResult",
+    "TrialsRun",
     "ZooEntry",
     "arch_hash",
     "constraints",
@@ -67,6 +74,7 @@ __all__ = [
     "rank_candidates",
     "render_report",
     "run_ray_search",
+    "run_search",
     "search",
     "score_trial",
     "soft_reward",

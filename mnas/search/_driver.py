@@ -40,8 +40,10 @@ import optuna
 
 from mnas._progress import progress_bar
 from mnas.errors import MnasInputError, caused_by_interrupt
+from mnas.proxies import AccuracyProxy
+from mnas.search._backend import Backend, TrialsRun, run_search
 from mnas.search._config import SearchConfig
-from mnas.search._objective import SearchContext, make_proxy, objective
+from mnas.search._objective import SearchContext, objective
 from mnas.search._run import (
     FINISHED_STATES,
     STUDY_FILE,
@@ -51,7 +53,7 @@ from mnas.search._run import (
     study_directions,
 )
 
-__all__ = ["load_study", "make_sampler", "open_storage", "search"]
+__all__ = ["OptunaBackend", "load_study", "make_sampler", "open_storage", "search"]
 
 _STORED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
                   optuna.trial.TrialState.FAIL)
@@ -246,33 +248,23 @@ def load_study(run_dir: Path, config: SearchConfig | None = None) -> optuna.Stud
         raise _damaged_journal(run_dir / STUDY_FILE, err) from None
 
 
-def search(config: SearchConfig, *, progress: bool = True, command: str | None = None,
-           proxy: Any = None,
-           on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-           ) -> SearchResult:
-    """Run (or resume) a search and write its run folder.
-
-    The same ``config`` (same run name) resumes a stopped search: finished trials are
-    kept, trials killed mid-way are marked failed, and only the missing trials run.
+class OptunaBackend(Backend):
+    """The in-process backend: Optuna's ``study.optimize`` here, one trial at a time.
 
     Args:
-        config: The search settings.
-        progress: Show a rich progress bar on stderr.
-        command: The command line, recorded in ``config.json``.
-        proxy: A ready proxy instance (tests, benchmarks); default: built from config.
         on_trial: Called after every finished trial (benchmarks).
-
-    Raises:
-        MnasInputError: Bad settings, a budget below the fastest architecture, or a run
-            folder created with different settings.
     """
-    run = Run.open(config)
-    config = run.config
-    if proxy is None:
-        proxy = make_proxy(config.proxy, data=config.data, seed=config.seed)
-    run.load_stored()
-    config = run.record(proxy=proxy, command=command)
-    with run.locked() as run_dir:
+
+    name = "optuna"
+
+    def __init__(self, *, on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+                 | None = None) -> None:
+        self.on_trial = on_trial
+
+    def run_trials(self, run: Run, proxy: AccuracyProxy, *, progress: bool) -> TrialsRun:
+        """Score the zoo, then run the missing trials, each appended to the journal as it
+        finishes (see the module docstring)."""
+        config, run_dir = run.config, run.dir
         context = SearchContext(config=config, predictor=run.predictor, proxy=proxy)
         directions = study_directions(config)
         stale_lock = run_dir / (STUDY_FILE + ".lock")
@@ -298,8 +290,8 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
             durable.add_trial(trial)
 
         callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [persist]
-        if on_trial is not None:
-            callbacks.append(on_trial)
+        if self.on_trial is not None:
+            callbacks.append(self.on_trial)
         interrupted = False
         # The zoo is scored first, within half the time limit (what is left is scored
         # by the next invocation): with a forward-pass proxy it costs a dozen trials.
@@ -318,10 +310,32 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
                     if not caused_by_interrupt(exc):
                         raise
                     interrupted = True  # write the folder from what finished, then re-raise
-        ranked, trials = run.finish(study, context.proxy)
-        if interrupted:
-            raise KeyboardInterrupt
-    return run.result(ranked, finished=len(trials), before=before)
+        return TrialsRun(study=study, before=before, interrupted=interrupted)
+
+
+def search(config: SearchConfig, *, progress: bool = True, command: str | None = None,
+           proxy: AccuracyProxy | None = None,
+           on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+           ) -> SearchResult:
+    """Run (or resume) a search in this process and write its run folder.
+
+    The same ``config`` (same run name) resumes a stopped search: finished trials are
+    kept, trials killed mid-way are marked failed, and only the missing trials run.
+    ``run_search(config, OptunaBackend(on_trial=on_trial), ...)``.
+
+    Args:
+        config: The search settings.
+        progress: Show a rich progress bar on stderr.
+        command: The command line, recorded in ``config.json``.
+        proxy: A ready proxy instance (tests, benchmarks); default: built from config.
+        on_trial: Called after every finished trial (benchmarks).
+
+    Raises:
+        MnasInputError: Bad settings, a budget below the fastest architecture, or a run
+            folder created with different settings.
+    """
+    return run_search(config, OptunaBackend(on_trial=on_trial), progress=progress,
+                      command=command, proxy=proxy)
 
 
 def _fail_stale_trials(study: optuna.Study) -> None:

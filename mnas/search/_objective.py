@@ -43,7 +43,6 @@ __all__ = [
     "evaluate_arch",
     "make_proxy",
     "objective",
-    "proxy_cost",
     "score_trial",
     "soft_reward",
 ]
@@ -68,12 +67,6 @@ def make_proxy(name: str, *, data: str | None = None, seed: int = 0) -> Accuracy
     from mnas.accuracy import resolve_estimator
 
     return resolve_estimator(name, data=data, seed=seed)
-
-
-def proxy_cost(proxy: object) -> str:
-    """What scoring one architecture costs the proxy: ``analytic`` (counts), ``forward``
-    (a few forward passes) or ``train`` (epochs); ``analytic`` when it does not say."""
-    return str(getattr(proxy, "cost", "analytic"))
 
 
 def arch_hash(arch: Arch) -> str:
@@ -181,7 +174,7 @@ def evaluate_arch(arch: Arch, *, context: SearchContext) -> Evaluation:
     config = context.config
     latency = context.predictor.predict_ms(arch)
     feasible = latency <= config.budget_ms
-    cheap = proxy_cost(context.proxy) == "analytic"
+    cheap = context.proxy.cost == "analytic"
     needed = feasible or cheap or config.pareto or config.objective == "soft"
     score = float(context.proxy.score(arch)) if needed else None
     band = float(context.predictor.table.header.error_band)

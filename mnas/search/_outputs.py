@@ -21,9 +21,10 @@ from mnas._io import atomic_write_bytes, atomic_write_text
 from mnas.arch import Arch, load_arch, save_arch
 from mnas.errors import MnasError, MnasInputError
 from mnas.latency import TablePredictor
+from mnas.proxies import AccuracyProxy
 from mnas.search._config import SearchConfig
 from mnas.search._csv import csv_text, read_csv
-from mnas.search._objective import proxy_cost, soft_reward
+from mnas.search._objective import soft_reward
 from mnas.spaces import SearchSpace
 
 __all__ = [
@@ -187,17 +188,17 @@ def pareto_front(points: Sequence[tuple[float, float, Any]]) -> list[tuple[float
     return front
 
 
-def zoo_model_scored(proxy: Any, *, fits: bool) -> bool:
+def zoo_model_scored(proxy: AccuracyProxy, *, fits: bool) -> bool:
     """Whether ``zoo.csv`` scores a reference model: every model with an analytic proxy;
     with a proxy that runs the network (forward passes, training) only the models that
     fit the budget, as the search scores only feasible candidates with it."""
-    return fits or proxy_cost(proxy) == "analytic"
+    return fits or proxy.cost == "analytic"
 
 
 _PENDING = "not scored yet (time limit); rerun the search to score it"
 
 
-def zoo_entries(predictor: TablePredictor, proxy: Any, budget_ms: float, *,
+def zoo_entries(predictor: TablePredictor, proxy: AccuracyProxy, budget_ms: float, *,
                 known: Mapping[str, float] | None = None,
                 deadline: float | None = None) -> list[ZooEntry]:
     """Every zoo architecture's predicted latency, proxy score, params and MACs.
@@ -246,7 +247,7 @@ def zoo_entries(predictor: TablePredictor, proxy: Any, budget_ms: float, *,
     return entries
 
 
-def write_zoo(run_dir: Path, *, predictor: TablePredictor, proxy: Any, budget_ms: float,
+def write_zoo(run_dir: Path, *, predictor: TablePredictor, proxy: AccuracyProxy, budget_ms: float,
               deadline: float | None = None) -> Path:
     """Write ``zoo.csv``: each zoo model is scored once per run folder.
 
@@ -265,7 +266,7 @@ def write_zoo(run_dir: Path, *, predictor: TablePredictor, proxy: Any, budget_ms
 
 
 def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
-                  space: SearchSpace, predictor: TablePredictor, proxy: Any,
+                  space: SearchSpace, predictor: TablePredictor, proxy: AccuracyProxy,
                   ranked: list[Candidate]) -> None:
     """Write every output file of the run folder from the study (idempotent)."""
     from mnas.search._report import render_report

@@ -38,11 +38,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.latency import TablePredictor
+from mnas.proxies import AccuracyProxy, TrainingProxy
+from mnas.search._backend import Backend, TrialsRun, run_search
 from mnas.search._config import SearchConfig
 from mnas.search._driver import make_sampler
-from mnas.search._objective import proxy_cost
 from mnas.search._outputs import zoo_model_scored
 from mnas.search._ray_options import RayOptions, require_ray
 from mnas.search._ray_runtime import check_reachable, ray_runtime
@@ -59,17 +61,104 @@ from mnas.search._trainable import (
 )
 from mnas.spaces import SearchSpace
 
-__all__ = ["TUNE_DIR", "run_ray_search"]
+__all__ = ["TUNE_DIR", "RayBackend", "run_ray_search"]
 
 #: The Tune experiment's folder inside the run folder.
 TUNE_DIR = "tune"
 
 
+class RayBackend(Backend):
+    """Trials on Ray Tune workers, on this machine or a cluster (see the module docstring).
+
+    Args:
+        options: Cluster, workers, resources, scheduler and resume.
+        on_trial: Called on the driver with the last result of every trial that
+            finishes or fails in this invocation (benchmarks, tests).
+    """
+
+    name = "ray"
+    versions = ("ray",)
+
+    def __init__(self, options: RayOptions, *,
+                 on_trial: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+        self.options = options
+        self.on_trial = on_trial
+        self._given: AccuracyProxy | None = None
+
+    @property
+    def _proxy_kwargs(self) -> dict[str, Any]:
+        return {"epochs": self.options.epochs} if self.options.epochs is not None else {}
+
+    def check(self, run: Run) -> None:
+        """Refuse an unreachable ``--address``, another backend's folder, and a
+        ``--resume`` that does not match the folder."""
+        options = self.options
+        ray = require_ray()
+        if options.address is not None and not ray.is_initialized():
+            check_reachable(options.address)
+        tune_dir = run.dir / TUNE_DIR
+        if run.stored is not None and (run.dir / STUDY_FILE).exists() and not tune_dir.exists():
+            raise MnasInputError(
+                f"run folder {run.dir} belongs to a search of the optuna backend; continue it "
+                "without --backend ray, or pick another --name")
+        if options.resume and not tune_dir.exists():
+            raise MnasInputError(f"--resume: {run.dir} holds no interrupted Ray search "
+                                 f"({tune_dir} is missing); run without --resume to start one")
+        if not options.resume and tune_dir.exists():
+            raise MnasInputError(f"run folder {run.dir} already holds a Ray search; add --resume "
+                                 "to continue it, or pick another --name")
+
+    def make_proxy(self, config: SearchConfig, given: AccuracyProxy | None) -> AccuracyProxy:
+        """The driver's estimator (``--epochs`` passed to it), checked against the scheduler.
+
+        ``given`` is pickled to every worker; without it each worker builds its own.
+
+        Raises:
+            MnasInputError: ASHA without a training proxy or with ``--pareto``.
+        """
+        self._given = given
+        proxy = build_proxy(TrainablePayload(config=config.to_dict(), proxy=given,
+                                             proxy_kwargs=self._proxy_kwargs), config)
+        if self.options.scheduler == "asha":
+            if not isinstance(proxy, TrainingProxy):
+                raise MnasInputError(
+                    f"--scheduler asha stops trials between training epochs, but proxy "
+                    f"{config.proxy!r} does not train; use a training proxy or --scheduler fifo")
+            if config.pareto:
+                raise MnasInputError("--scheduler asha ranks trials on one metric and cannot "
+                                     "be combined with --pareto; use --scheduler fifo")
+        return proxy
+
+    def settings(self) -> Mapping[str, Any]:
+        """``backend: ray`` and the Ray options (but ``resume``)."""
+        return {"backend": "ray",
+                "ray": {k: v for k, v in self.options.to_dict().items() if k != "resume"}}
+
+    def run_trials(self, run: Run, proxy: AccuracyProxy, *, progress: bool) -> TrialsRun:
+        """Run or restore the Tune experiment, score the zoo on the workers with a
+        training proxy, and export the trials into the folder's Optuna study."""
+        options, config = self.options, run.config
+        payload = TrainablePayload(config=config.to_dict(), proxy=self._given,
+                                   proxy_kwargs=self._proxy_kwargs,
+                                   threads=max(1, int(options.cpus_per_trial)))
+        with ray_runtime(options):
+            results, before = _fit(config, run.space, options, payload, proxy,
+                                   run.dir / TUNE_DIR, progress=progress, on_trial=self.on_trial)
+            if not (run.dir / "zoo.csv").exists() and isinstance(proxy, TrainingProxy):
+                # a training proxy scores the zoo on the workers, in parallel
+                run.write_zoo(_score_zoo_on_workers(payload, proxy, run.predictor,
+                                                    config.budget_ms, options))
+        study = export_study(run.dir, results, space=run.space, config=config)
+        return TrialsRun(study=study, before=before, resumed=options.resume)
+
+
 def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool = True,
-                   command: str | None = None, proxy: Any = None,
+                   command: str | None = None, proxy: AccuracyProxy | None = None,
                    on_trial: Callable[[Mapping[str, Any]], None] | None = None,
                    ) -> SearchResult:
     """Run (or, with ``options.resume``, continue) a search on Ray Tune.
+
+    ``run_search(config, RayBackend(options, on_trial=on_trial), ...)``.
 
     Args:
         config: The search settings (the same as the in-process backend's).
@@ -89,67 +178,26 @@ def run_ray_search(config: SearchConfig, *, options: RayOptions, progress: bool 
             without a training proxy or with ``--pareto``, a run folder of the other
             backend or with other settings, or ``--resume`` with nothing to resume.
     """
-    ray = require_ray()
-    if options.address is not None and not ray.is_initialized():
-        check_reachable(options.address)  # before anything is written
-    run = Run.open(config)
-    config = run.config
-    tune_dir = run.dir / TUNE_DIR
-    stored = run.load_stored()
-    if stored is not None and (run.dir / STUDY_FILE).exists() and not tune_dir.exists():
-        raise MnasInputError(
-            f"run folder {run.dir} belongs to a search of the optuna backend; continue it "
-            "without --backend ray, or pick another --name")
-    if options.resume and not tune_dir.exists():
-        raise MnasInputError(f"--resume: {run.dir} holds no interrupted Ray search "
-                             f"({tune_dir} is missing); run without --resume to start one")
-    if not options.resume and tune_dir.exists():
-        raise MnasInputError(f"run folder {run.dir} already holds a Ray search; add --resume "
-                             "to continue it, or pick another --name")
-    proxy_kwargs = {"epochs": options.epochs} if options.epochs is not None else {}
-    driver_proxy = build_proxy(TrainablePayload(config=config.to_dict(), proxy=proxy,
-                                                proxy_kwargs=proxy_kwargs), config)
-    training = proxy_cost(driver_proxy) == "train"
-    if options.scheduler == "asha":
-        if not training:
-            raise MnasInputError(
-                f"--scheduler asha stops trials between training epochs, but proxy "
-                f"{config.proxy!r} does not train; use a training proxy or --scheduler fifo")
-        if config.pareto:
-            raise MnasInputError("--scheduler asha ranks trials on one metric and cannot be "
-                                 "combined with --pareto; use --scheduler fifo")
-    config = run.record(proxy=driver_proxy, command=command, versions=("ray",), extra={
-        "backend": "ray", "ray": {k: v for k, v in options.to_dict().items() if k != "resume"}})
-    with run.locked() as run_dir:
-        payload = TrainablePayload(config=config.to_dict(), proxy=proxy,
-                                   proxy_kwargs=proxy_kwargs,
-                                   threads=max(1, int(options.cpus_per_trial)))
-        with ray_runtime(options):
-            results, before = _fit(config, run.space, options, payload, driver_proxy, tune_dir,
-                                   progress=progress, on_trial=on_trial)
-            if not (run_dir / "zoo.csv").exists() and training:
-                # a training proxy scores the zoo on the workers, in parallel
-                run.write_zoo(_score_zoo_on_workers(payload, driver_proxy, run.predictor,
-                                                    config.budget_ms, options))
-        study = export_study(run_dir, results, space=run.space, config=config)
-        ranked, trials = run.finish(study, driver_proxy)
-    return run.result(ranked, finished=len(trials), before=before, resumed=options.resume)
+    return run_search(config, RayBackend(options, on_trial=on_trial), progress=progress,
+                      command=command, proxy=proxy)
 
 
-class _ScoredProxy:
-    """A proxy whose scores of some architectures were computed elsewhere (on the workers)."""
+class _ScoredProxy(AccuracyProxy):
+    """A training proxy whose scores of some architectures were computed on the workers."""
 
-    def __init__(self, proxy: Any, scores: Mapping[str, float]) -> None:
+    name = "scored-on-workers"
+    cost = "train"
+
+    def __init__(self, proxy: AccuracyProxy, scores: Mapping[str, float]) -> None:
         self._proxy = proxy
         self._scores = dict(scores)
-        self.cost = proxy_cost(proxy)
 
-    def score(self, arch: Any) -> float:
+    def score(self, arch: Arch) -> float:
         hit = self._scores.get(arch.canonical_key())
         return float(self._proxy.score(arch)) if hit is None else hit
 
 
-def _score_zoo_on_workers(payload: TrainablePayload, proxy: Any, predictor: TablePredictor,
+def _score_zoo_on_workers(payload: TrainablePayload, proxy: AccuracyProxy, predictor: TablePredictor,
                           budget_ms: float, options: RayOptions) -> _ScoredProxy:
     """Score the zoo models that ``zoo.csv`` needs as parallel Ray tasks.
 
@@ -187,7 +235,7 @@ def _trial_dirname(trial: Any) -> str:
 
 
 def _fit(config: SearchConfig, space: SearchSpace, options: RayOptions,
-         payload: TrainablePayload, driver_proxy: Any, tune_dir: Path, *,
+         payload: TrainablePayload, driver_proxy: AccuracyProxy, tune_dir: Path, *,
          progress: bool, on_trial: Callable[[Mapping[str, Any]], None] | None = None,
          ) -> tuple[list[Any], int]:
     """Run or restore the Tune experiment; returns every trial's result and the count before."""
@@ -223,7 +271,8 @@ def _fit(config: SearchConfig, space: SearchSpace, options: RayOptions,
         if options.scheduler == "asha":
             from ray.tune.schedulers import ASHAScheduler
 
-            epochs = int(getattr(driver_proxy, "epochs", 0) or options.epochs or 1)
+            trained = driver_proxy.epochs if isinstance(driver_proxy, TrainingProxy) else 0
+            epochs = int(trained or options.epochs or 1)
             scheduler = ASHAScheduler(time_attr="training_iteration", metric=OBJECTIVE_METRIC,
                                       mode="max", max_t=max(epochs, options.grace_epochs),
                                       grace_period=options.grace_epochs,

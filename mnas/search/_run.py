@@ -29,6 +29,7 @@ from mnas._limits import load_json_file
 from mnas.accuracy import estimator_for_space
 from mnas.errors import MnasInputError
 from mnas.latency import TablePredictor, resolve_target
+from mnas.proxies import AccuracyProxy
 from mnas.search._budget import Fastest, fastest_arch
 from mnas.search._config import SearchConfig, default_run_name
 from mnas.search._inputs import check_inputs, input_hashes
@@ -279,7 +280,7 @@ class Run:
         self.stored = stored_config(self.dir, self.config, self.inputs)
         return self.stored
 
-    def record(self, *, proxy: Any, command: str | None, versions: Sequence[str] = (),
+    def record(self, *, proxy: AccuracyProxy, command: str | None, versions: Sequence[str] = (),
                extra: Mapping[str, Any] | None = None) -> SearchConfig:
         """Fill ``config.extra``: the stored provenance when resuming, else new provenance,
         the estimator that scores and ``extra`` (backend settings); returns the config."""
@@ -308,12 +309,12 @@ class Run:
             atomic_write_json(self.dir / "config.json", self.config.to_dict())
             yield self.dir
 
-    def write_zoo(self, proxy: Any, *, deadline: float | None = None) -> None:
+    def write_zoo(self, proxy: AccuracyProxy, *, deadline: float | None = None) -> None:
         """Score the reference zoo into ``zoo.csv`` (see :func:`mnas.search._outputs.write_zoo`)."""
         write_zoo(self.dir, predictor=self.predictor, proxy=proxy,
                   budget_ms=self.config.budget_ms, deadline=deadline)
 
-    def finish(self, study: optuna.Study, proxy: Any,
+    def finish(self, study: optuna.Study, proxy: AccuracyProxy,
                ) -> tuple[list[Candidate], list[optuna.trial.FrozenTrial]]:
         """Rank the finished trials of ``study`` and write every output file.
 

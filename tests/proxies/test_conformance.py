@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnas.proxies import AccuracyProxy, get_proxy, list_proxies, proxy_class
+from mnas.proxies import AccuracyProxy, TrainingProxy, get_proxy, list_proxies, proxy_class
 
 _FAST = {"train": {"epochs": 1, "batch_size": 8, "train_images": 16, "eval_images": 8}}
 
@@ -51,3 +51,32 @@ def test_conformance(name: str, tiny_npz: Path, make_tiny) -> None:
 def test_seed_changes_random_proxies(name: str, tiny_npz: Path, make_tiny) -> None:
     arch = make_tiny(expand=6, se=True)
     assert _make(name, tiny_npz, seed=0).score(arch) != _make(name, tiny_npz, seed=1).score(arch)
+
+
+@pytest.mark.parametrize("name", list_proxies())
+def test_every_proxy_takes_a_seed_and_says_its_cost(name: str) -> None:
+    """Seeding and cost are the contract: callers pass ``seed`` without asking."""
+    import inspect
+
+    cls = proxy_class(name)
+    seed = inspect.signature(cls.__init__).parameters.get("seed")
+    assert seed is not None and seed.kind == inspect.Parameter.KEYWORD_ONLY
+    assert cls.cost in ("analytic", "forward", "train")
+    assert (cls.cost == "train") == issubclass(cls, TrainingProxy)
+
+
+def test_the_training_proxy_reports_every_epoch(tiny_npz: Path) -> None:
+    train = get_proxy("train", data=str(tiny_npz), seed=0, epochs=2, batch_size=8,
+                      train_images=16, eval_images=8)
+    assert isinstance(train, TrainingProxy) and train.epochs == 2
+    from mnas.models import get_arch
+
+    reported: list[tuple[int, float]] = []
+
+    def report(epoch: int, accuracy: float) -> bool:
+        reported.append((epoch, accuracy))
+        return False  # go on
+
+    arch = get_arch("mobilenet_v3_small").replace(resolution=32, num_classes=10)
+    final = train.score(arch, report=report)
+    assert [e for e, _ in reported] == [1, 2] and reported[-1][1] == final

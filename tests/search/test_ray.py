@@ -24,6 +24,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray.tune")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _doubles import SyntheticTrainingProxy  # noqa: E402
 
 from mnas.errors import MnasInputError  # noqa: E402
 from mnas.search import (  # noqa: E402
@@ -33,7 +36,6 @@ from mnas.search import (  # noqa: E402
     load_study,
     run_ray_search,
 )
-from mnas.search._trainable import SyntheticTrainingProxy  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -77,7 +79,11 @@ def cluster() -> Iterator[str]:
         pytest.skip("the `ray` command is not installed")
     temp_dir = tempfile.mkdtemp(prefix="mnr", dir="/tmp")  # short: unix socket paths
     port = _free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    # the workers import the test doubles (tests/search/_doubles.py) from this folder
+    python_path = os.pathsep.join(p for p in (str(Path(__file__).resolve().parent),
+                                              os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
+           "PYTHONPATH": python_path}
     cmd = [ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
            "--num-cpus", "2", "--num-gpus", "0", "--temp-dir", temp_dir,
            "--include-dashboard", "false", "--dashboard-port", str(_free_port()),
