@@ -103,7 +103,7 @@ def parse_token(token: str, *, where: str = "token") -> BlockToken:
             f"allowed: {', '.join(BLOCK_TYPES)}")
     values: dict[str, str] = {}
     for part in parts[1:]:
-        for name, pattern in _OPTION_PATTERNS:
+        for name, pattern in _OPTION_PATTERNS:  # noqa: B007 - `name` is read after the break
             match = pattern.fullmatch(part)
             if match:
                 break

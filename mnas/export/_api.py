@@ -206,7 +206,7 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise MnasInputError(f"--weights {path}: it holds pickled Python objects, not only "
                              "tensors, and was refused (mnas never unpickles code); save it with "
                              "safetensors or torch.save(model.state_dict())") from None
-    except Exception as err:  # any reader failure means a bad input file
+    except Exception as err:  # noqa: BLE001 - any reader failure means a bad input file
         raise MnasInputError(f"--weights {path}: cannot read it as a state_dict "
                              f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
                              "save it with safetensors or torch.save(model.state_dict())") from None

@@ -285,7 +285,7 @@ class _Journal:
     def append(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._handle = open(self.path, "a", encoding="utf-8")
             if self._handle.tell() > 0:
                 self._handle.write("\n")  # end a torn line so the record stays parseable
         self._handle.write(json.dumps(record, separators=(",", ":")) + "\n")

@@ -131,7 +131,7 @@ class ScreeningPredictor:
     def _unit(self, key: OpKey) -> float:
         """A unit's share ``a * ms + c * weights`` of the prediction; NaN if the table lacks it."""
         try:
-            unit = self.predictor._lookup(key)  # noqa: SLF001 - the predictor's own lookup
+            unit = self.predictor._lookup(key)
         except MissingLatencyKeyError:
             return math.nan
         return self._a * unit.ms + self._c * unit.weights

@@ -50,13 +50,14 @@ def zen_score(arch: Arch, *, seed: int = 0, batch_size: int = 8, repeats: int = 
     for _ in range(repeats):
         model = build_seeded(arch, gen, init="gaussian")
         log_bn: list[torch.Tensor] = []
+        capture = [True]
 
-        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], _out: object) -> None:
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], _out: object,
+                 log_bn: list[torch.Tensor] = log_bn, capture: list[bool] = capture) -> None:
             if module.training and capture[0]:
                 var = inputs[0].double().var(dim=(0, 2, 3), unbiased=False)
                 log_bn.append(0.5 * torch.log(var.mean()))
 
-        capture = [True]
         handles = [m.register_forward_hook(hook) for m in model.modules()
                    if isinstance(m, nn.BatchNorm2d)]
         shape = (batch_size, 3, arch.resolution, arch.resolution)

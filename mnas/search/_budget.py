@@ -170,7 +170,7 @@ def fastest_arch(space: SearchSpace, predictor: TablePredictor) -> Fastest:
                 ms = [b.ms for b in per_block]
                 pos = 1 + n_before  # per_block: stem, before blocks, stages, after, head
                 searched = 0.0
-                for s, st in enumerate(stages):
+                for s in range(len(stages)):
                     prev = chans[s - 1] if s > 0 else None
                     first[s][(prev, chans[s], picks[s])] = ms[pos]
                     searched += ms[pos]

@@ -343,10 +343,10 @@ def _fail_stale_trials(study: optuna.Study) -> None:
 
     Safe because the caller holds the run folder's lock.
     """
-    storage = study._storage  # noqa: SLF001 - Optuna exposes no public setter for this
+    storage = study._storage
     for trial in study.get_trials(deepcopy=False,
                                   states=(optuna.trial.TrialState.RUNNING,)):
-        storage.set_trial_state_values(trial._trial_id,  # noqa: SLF001
+        storage.set_trial_state_values(trial._trial_id,
                                        state=optuna.trial.TrialState.FAIL)
 
 

@@ -348,7 +348,7 @@ class SearchSpace:
             params["width"] = width
         if len(self.resolutions) > 1:
             params["resolution"] = resolution
-        for s, (stage, blocks) in enumerate(zip(self.stages, searched), start=1):
+        for s, (stage, blocks) in enumerate(zip(self.stages, searched, strict=True), start=1):
             if stage.ops:
                 if not self._match_ops(stage, s, blocks, width, params):
                     return None

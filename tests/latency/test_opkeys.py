@@ -27,7 +27,7 @@ def test_every_block_is_covered(name: str) -> None:
                 key.skip, key.se_channels, key.act) == (
             block.in_channels, block.mid_channels, block.out_channels, block.kernel,
             block.stride, block.skip, block.se_channels, block.act)
-    for before, after in zip(keys, keys[1:]):
+    for before, after in zip(keys, keys[1:], strict=False):
         assert after.in_size == before.out_size or after.kind == "head"
 
 

@@ -17,11 +17,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _helpers import tiny_space  # noqa: E402
+from _helpers import tiny_space
 
-from mnas.errors import MnasInputError  # noqa: E402
-from mnas.proxies import AccuracyProxy  # noqa: E402
-from mnas.search import (  # noqa: E402
+from mnas.errors import MnasInputError
+from mnas.proxies import AccuracyProxy
+from mnas.search import (
     Backend,
     OptunaBackend,
     Run,
@@ -32,7 +32,7 @@ from mnas.search import (  # noqa: E402
     run_search,
     search,
 )
-from mnas.search._run import study_directions  # noqa: E402
+from mnas.search._run import study_directions
 
 
 class _RandomBackend(Backend):

@@ -26,10 +26,10 @@ import pytest
 pytest.importorskip("ray.tune")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _doubles import SyntheticTrainingProxy  # noqa: E402
+from _doubles import SyntheticTrainingProxy
 
-from mnas.errors import MnasInputError  # noqa: E402
-from mnas.search import (  # noqa: E402
+from mnas.errors import MnasInputError
+from mnas.search import (
     STUDY_FILE,
     RayOptions,
     SearchConfig,
@@ -108,7 +108,7 @@ def quick_model_source(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the checked ``best/model.py`` export (~15 s; the cluster test keeps it)."""
     import mnas.search._outputs as outputs
 
-    def write(arch, path):  # noqa: ANN001, ANN202 - stand-in with the same signature
+    def write(arch, path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# {arch.name}: export skipped in this test\n")
         return "test stub"

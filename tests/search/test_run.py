@@ -14,7 +14,7 @@ from mnas.search._outputs import zoo_model_scored
 from mnas.search._run import package_versions, study_directions
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _helpers import CountingProxy  # noqa: E402
+from _helpers import CountingProxy
 
 
 def _config(tmp_path: Path, *, seed: int = 0, name: str = "") -> SearchConfig:

@@ -14,7 +14,7 @@ from mnas.search._objective import evaluation_of
 from mnas.spaces import load_space
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _helpers import CountingProxy  # noqa: E402
+from _helpers import CountingProxy
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -236,7 +236,7 @@ class Runner(abc.ABC):
         return [self.time(model, example, warmup=warmup, repeats=repeats)
                 for model, example in items]
 
-    def convert_ahead(self, items: Sequence[tuple[nn.Module, torch.Tensor]], *,  # noqa: B027
+    def convert_ahead(self, items: Sequence[tuple[nn.Module, torch.Tensor]], *,
                       on_progress: Callable[[int, int], None] | None = None) -> int:
         """Convert models before they are timed (a runner with a slow, cached conversion does
         it here, in parallel); returns how many it converted. Default: nothing, 0.

@@ -46,7 +46,7 @@ def export_pte_bytes(model: nn.Module, example: torch.Tensor) -> bytes:
                 exported, partitioner=[XnnpackPartitioner()]).to_executorch()
     except MnasError:
         raise
-    except Exception as err:  # executorch raises many kinds
+    except Exception as err:  # noqa: BLE001 - executorch raises many kinds
         raise MnasError(f"ExecuTorch could not lower the model to XNNPACK ({err})") from None
     finally:
         model.train(was_training)

@@ -65,7 +65,7 @@ def litert_interpreter(model: bytes | str, *, threads: int = 1) -> Any:
         else:
             interpreter = Interpreter(model_path=model, num_threads=threads)
         interpreter.allocate_tensors()
-    except Exception as err:  # LiteRT raises ValueError / RuntimeError with its log
+    except Exception as err:  # noqa: BLE001 - LiteRT raises ValueError / RuntimeError
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         raise MnasError(f"LiteRT could not load the .tflite model ({first})") from None
     return interpreter

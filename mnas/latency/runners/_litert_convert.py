@@ -191,7 +191,7 @@ def convert_tflite_bytes(model: nn.Module, example: torch.Tensor, *,
                 path = Path(tmp) / "model.tflite"
                 edge.export(str(path))
                 return path.read_bytes()
-            except Exception as err:  # the converter raises many kinds
+            except Exception as err:  # noqa: BLE001 - the converter raises many kinds
                 first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
                 raise MnasError(f"litert-torch could not convert the model ({first}; "
                                 f"converter log ends: {log.tail()})") from None

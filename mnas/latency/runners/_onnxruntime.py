@@ -103,7 +103,7 @@ class OnnxRuntimeRunner(Runner):
         try:
             return self._ort.InferenceSession(export_onnx_bytes(model, example), options,
                                               providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime raises its own exception types
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
             raise MnasError(f"onnxruntime could not load the exported model ({err})") from None
 
     def prepare(self, model: nn.Module, example: torch.Tensor) -> Prepared:
