@@ -10,21 +10,49 @@ The Python API mirrors the CLI::
 
 from __future__ import annotations
 
-from mnas.arch import (
-    Arch,
-    ArchCosts,
-    Block,
-    Head,
-    Stem,
-    arch_costs,
-    arch_from_dict,
-    load_arch,
-    save_arch,
-)
-from mnas.errors import MissingLatencyKeyError, MnasError, MnasInputError
-from mnas.latency import Estimate, LatencyTable, TablePredictor, load_table, predict, resolve_target
-from mnas.models import MobileNet, build, get_arch, list_archs, register_arch
-from mnas.spaces import SearchSpace, list_spaces, load_space
+from typing import TYPE_CHECKING
+
+from mnas._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from mnas.arch import (
+        Arch,
+        ArchCosts,
+        Block,
+        Head,
+        Stem,
+        arch_costs,
+        arch_from_dict,
+        load_arch,
+        save_arch,
+    )
+    from mnas.errors import MissingLatencyKeyError, MnasError, MnasInputError
+    from mnas.latency import (
+        Estimate,
+        LatencyTable,
+        TablePredictor,
+        load_table,
+        predict,
+        resolve_target,
+    )
+    from mnas.models import MobileNet, build, get_arch, list_archs, register_arch
+    from mnas.spaces import SearchSpace, list_spaces, load_space
+
+_EXPORTS = {
+    "mnas.arch": (
+        "Arch", "ArchCosts", "Block", "Head", "Stem", "arch_costs", "arch_from_dict", "load_arch",
+        "save_arch"
+    ),
+    "mnas.errors": ("MissingLatencyKeyError", "MnasError", "MnasInputError"),
+    "mnas.latency": (
+        "Estimate", "LatencyTable", "TablePredictor", "load_table", "predict", "resolve_target"
+    ),
+    "mnas.models": ("MobileNet", "build", "get_arch", "list_archs", "register_arch"),
+    "mnas.spaces": ("SearchSpace", "list_spaces", "load_space"),
+}
+_SUBMODULES = ("accuracy", "arch", "cli", "errors", "export", "latency", "models", "proxies",
+               "search", "spaces")
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)
 
 __version__ = "0.1.0"
 

@@ -20,29 +20,17 @@ from typing import Any
 
 from mnas.accuracy._labels import LabelSet, load_labels
 from mnas.accuracy._model import AccuracyModel, load_accuracy_model
+from mnas.accuracy._shipped import DEFAULT_ESTIMATOR, list_shipped_models, shipped_models_dir
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.proxies import AccuracyProxy, get_proxy, list_proxies, proxy_class
 from mnas.spaces import SearchSpace
 
-__all__ = ["DEFAULT_ESTIMATOR", "DefaultEstimator", "LabelsEstimator", "ModelEstimator",
-           "describe_score", "estimator_for_space", "list_shipped_models",
-           "load_shipped_model", "resolve_estimator", "shipped_models_dir"]
+__all__ = ["DefaultEstimator", "LabelsEstimator", "ModelEstimator", "describe_score",
+           "estimator_for_space", "load_shipped_model", "resolve_estimator"]
 
-#: The ``--proxy`` value of the default estimate.
-DEFAULT_ESTIMATOR = "default"
 #: Shipped space-agnostic ImageNet model (arch encoding), used for spaces without their own.
 _AGNOSTIC = "imagenet-arch"
-
-
-def shipped_models_dir() -> Path:
-    """The folder of the shipped model files (``mnas/accuracy/models``)."""
-    return Path(__file__).resolve().parent / "models"
-
-
-def list_shipped_models() -> list[str]:
-    """Names of the shipped accuracy models."""
-    return sorted(p.stem for p in shipped_models_dir().glob("*.json"))
 
 
 def load_shipped_model(name: str) -> AccuracyModel:

@@ -13,7 +13,7 @@ import importlib
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mnas.errors import MnasError, MnasInputError, caused_by_interrupt
 
@@ -38,10 +38,22 @@ class _UsageError(Exception):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line and exit code 2."""
+    """An ArgumentParser whose usage errors are one line and exit code 2.
+
+    Attributes:
+        describe: Computes the description when help is printed (a description that
+            needs heavy imports, such as the proxy registry, costs only that help).
+    """
+
+    describe: Callable[[], str] | None = None
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+    def format_help(self) -> str:
+        if self.describe is not None:
+            self.description, self.describe = self.describe(), None
+        return super().format_help()
 
 
 def build_parser() -> argparse.ArgumentParser:

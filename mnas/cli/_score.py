@@ -24,15 +24,20 @@ def _resolve(name_or_path: str) -> Arch:
 def register(subparsers: Any) -> None:
     """Add the ``score`` subcommand."""
     from mnas.accuracy import DEFAULT_ESTIMATOR, list_shipped_models
-    from mnas.proxies import list_proxies
 
-    parser = subparsers.add_parser(
-        "score", help="estimate the accuracy of architectures",
-        description="Estimate accuracy (higher = better), printed with the estimator and its "
-        f"measured quality. --proxy: {DEFAULT_ESTIMATOR} (the space's own fitted model, else "
-        f"the space-agnostic ImageNet model), a shipped model ({', '.join(list_shipped_models())}),"
-        " a model file from `mnas accuracy fit`, labels:SRC (look-up of labelled archs), or a "
-        f"zero-cost proxy ({', '.join(list_proxies())}); naswot, zico and train need --data.")
+    def describe() -> str:  # the proxy registry imports torch: only for `mnas score --help`
+        from mnas.proxies import list_proxies
+
+        return (
+            "Estimate accuracy (higher = better), printed with the estimator and its "
+            f"measured quality. --proxy: {DEFAULT_ESTIMATOR} (the space's own fitted model, "
+            "else the space-agnostic ImageNet model), a shipped model "
+            f"({', '.join(list_shipped_models())}), a model file from `mnas accuracy fit`, "
+            "labels:SRC (look-up of labelled archs), or a zero-cost proxy "
+            f"({', '.join(list_proxies())}); naswot, zico and train need --data.")
+
+    parser = subparsers.add_parser("score", help="estimate the accuracy of architectures")
+    parser.describe = describe
     parser.add_argument("--arch", nargs="+", required=True, metavar="NAME|FILE",
                         help="zoo names or mnas-arch/1 JSON files")
     parser.add_argument("--proxy", default=DEFAULT_ESTIMATOR, metavar="P",
