@@ -83,6 +83,8 @@ class RayBackend(Backend):
                  on_trial: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.options = options
         self.on_trial = on_trial
+        # the caller's ready proxy (pickled to the workers), set by make_proxy; None: each
+        # worker builds the proxy config names, with options.epochs
         self._given: AccuracyProxy | None = None
 
     @property
