@@ -23,14 +23,12 @@ from mnas.errors import MnasInputError
 from mnas.proxies import AccuracyProxy
 from mnas.search import (
     Backend,
-    OptunaBackend,
     Run,
     SearchConfig,
     SearchContext,
     TrialsRun,
     objective,
     run_search,
-    search,
 )
 from mnas.search._run import study_directions
 
@@ -99,11 +97,3 @@ def test_an_interrupted_backend_keeps_what_finished(tmp_path: Path) -> None:
     with open(tmp_path / "runs" / "r" / "trials.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 5
     assert (tmp_path / "runs" / "r" / "best" / "arch.json").exists()
-
-
-def test_search_is_the_optuna_backend_through_the_pipeline(tmp_path: Path) -> None:
-    by_function = search(_config(tmp_path, name="a"), progress=False)
-    by_backend = run_search(_config(tmp_path, name="b"), OptunaBackend(), progress=False)
-    assert by_function.best is not None and by_backend.best is not None
-    assert by_function.best.arch.canonical_key() == by_backend.best.arch.canonical_key()
-    assert by_function.best.score == by_backend.best.score
