@@ -17,10 +17,13 @@ time, fastest run):
 
 The flush and the input rewrite are outside the clock. It writes raw timings and per
 network sums to ``--out``; ``--fit`` then fits model variants on the calibration
-networks and reports held-out MAPE / Kendall tau on the validation networks.
+networks and reports held-out MAPE / Kendall tau on the validation networks (with two
+files, also against the other session's measurements of them: fitted in one session,
+validated in the next).
 
-    .venv/bin/python benchmarks/litert_cache.py [--rounds 12] [--out ...]
-    .venv/bin/python benchmarks/litert_cache.py --fit benchmarks/results/litert_cache.json
+    .venv/bin/python benchmarks/litert_cache.py [--rounds 20] [--out ...]
+    PYTHONPATH=. .venv/bin/python benchmarks/litert_cache.py --fit \
+        benchmarks/results/litert_cache_s1.json benchmarks/results/litert_cache_s2.json
 
 Conversions come from the on-disk cache (``~/.cache/mnas/tflite``). Reported in the README
 (LiteRT section).
@@ -211,13 +214,19 @@ def _weights(data: dict[str, Any], net: dict[str, Any]) -> float:
     return sum(data["keys"][t]["weights"] for t in net["keys"]) / 1e6
 
 
-def _fit(rows: list[list[float]], y: list[float]) -> list[float]:
-    """Non-negative coefficients minimising the squared relative error."""
+def _act_beyond_l2(data: dict[str, Any], net: dict[str, Any]) -> float:
+    """Millions of activation floats (a key's input + output) beyond L2, over its keys."""
+    return sum(max(0, (k["act_in"] + k["act_out"]) * 4 - L2_BYTES)
+               for k in (data["keys"][t] for t in net["keys"])) / 4e6
+
+
+def _fit(rows: list[list[float]], y: list[float]) -> tuple[list[float], float]:
+    """Non-negative coefficients minimising the squared relative error, and that error."""
     from scipy.optimize import nnls
 
     a = np.array([[v / m for v in row] for row, m in zip(rows, y, strict=True)])
-    solution, _ = nnls(a, np.ones(len(y)))
-    return [float(v) for v in solution]
+    solution, norm = nnls(a, np.ones(len(y)))
+    return [float(v) for v in solution], float(norm) ** 2
 
 
 def _metrics(pred: list[float], y: list[float]) -> dict[str, float]:
@@ -226,74 +235,106 @@ def _metrics(pred: list[float], y: list[float]) -> dict[str, float]:
     return accuracy(pred, y)
 
 
-def variants(data: dict[str, Any]) -> dict[str, Any]:
-    """Feature rows per model variant: name -> function(net) -> list of features."""
-    delta = lambda net, kind="cold", keep=None: (  # noqa: E731
-        _sums(data, net, kind, keep) - _sums(data, net, "warm", keep))
-    keys = data["keys"]
-    big_key = lambda key: key["weights"] * 4 > L2_BYTES  # noqa: E731
-    out: dict[str, Any] = {
-        "warm sum (raw)": None,
-        "a*warm + b": lambda n: [_sums(data, n, "warm"), 1.0],
-        "a*warm + c*Mw + b (current)": lambda n: [_sums(data, n, "warm"), _weights(data, n),
-                                                  1.0],
-        "warm + f*(cold-warm)": lambda n: [_sums(data, n, "warm"), delta(n)],
-        "a*warm + f*(cold-warm) + b": lambda n: [_sums(data, n, "warm"), delta(n), 1.0],
-        "a*warm + f*(cold_l3-warm) + b": lambda n: [_sums(data, n, "warm"),
-                                                    delta(n, "cold_l3"), 1.0],
-        "a*warm + f3*(l3-warm) + fd*(cold-l3) + b": lambda n: [
-            _sums(data, n, "warm"), delta(n, "cold_l3"),
-            _sums(data, n, "cold") - _sums(data, n, "cold_l3"), 1.0],
-        "a*warm + f*(cold-warm | key w > L2) + b": lambda n: [
-            _sums(data, n, "warm"), delta(n, "cold", big_key), 1.0],
-        "a*cold + b": lambda n: [_sums(data, n, "cold"), 1.0],
-        "chain sum (raw)": "chain",
+Row = Any  # (data, network, w0) -> features
+
+
+def variants() -> dict[str, tuple[Row, bool]]:
+    """Model variants: name -> (features of a network given ``w0``, whether ``w0`` is fitted).
+
+    ``w0`` is fitted as :func:`mnas.latency.fit_calibration` does: 0, each calibration
+    network's weight count leaving >= 3 beyond it and the midpoints; least squared error.
+    """
+    def warm(d: Any, n: Any) -> float:
+        return _sums(d, n, "warm")
+
+    def delta(d: Any, n: Any, kind: str = "cold", keep: Any = None) -> float:
+        return _sums(d, n, kind, keep) - _sums(d, n, "warm", keep)
+
+    def big_key(key: Any) -> bool:
+        return bool(key["weights"] * 4 > L2_BYTES)
+
+    return {
+        "a*warm + b": (lambda d, n, w0: [warm(d, n), 1.0], False),
+        "a*warm + c*W + b (current)": (lambda d, n, w0: [warm(d, n), _weights(d, n), 1.0],
+                                       False),
+        "a*warm + f*(cold-warm) + b": (lambda d, n, w0: [warm(d, n), delta(d, n), 1.0], False),
+        "a*warm + f*(cold_l3-warm) + b": (
+            lambda d, n, w0: [warm(d, n), delta(d, n, "cold_l3"), 1.0], False),
+        "a*warm + f*(cold-warm, keys w>L2) + b": (
+            lambda d, n, w0: [warm(d, n), delta(d, n, "cold", big_key), 1.0], False),
+        "a*warm + f*(cold-warm if W>w0) + b": (
+            lambda d, n, w0: [warm(d, n), delta(d, n) if _weights(d, n) > w0 else 0.0, 1.0],
+            True),
+        "a*warm + c*W*[W>w0] + b": (
+            lambda d, n, w0: [warm(d, n), _weights(d, n) * (_weights(d, n) > w0), 1.0], True),
+        "a*warm + c*max(0,W-w0) + b (implemented)": (
+            lambda d, n, w0: [warm(d, n), max(0.0, _weights(d, n) - w0), 1.0], True),
+        "... + e*act beyond L2 (not implemented)": (
+            lambda d, n, w0: [warm(d, n), max(0.0, _weights(d, n) - w0),
+                              _act_beyond_l2(d, n), 1.0], True),
     }
-    del keys
-    return out
 
 
-def _threshold_variants(data: dict[str, Any]) -> dict[str, Any]:
-    """Network weight bytes above ``t``: the keys' cold - warm is charged (``t`` fitted)."""
-    out = {}
-    for mb in (2, 4, 6, 8, 10, 12, 16, 24, 32):
-        def row(n: dict[str, Any], mb: int = mb) -> list[float]:
-            on = _weights(data, n) * 4 > mb
-            return [_sums(data, n, "warm"), _sums(data, n, "cold") - _sums(data, n, "warm")
-                    if on else 0.0, 1.0]
-        out[f"a*warm + f*(cold-warm if W>{mb}MB) + b"] = row
-    return out
+def _fit_variant(data: dict[str, Any], row: Row, fit_w0: bool
+                 ) -> tuple[list[float], float]:
+    calib = [n for n in data["networks"] if n["group"] == "calibration"]
+    y = [n["net_ms"] for n in calib]
+    candidates = [0.0]
+    if fit_w0:
+        knots = sorted({_weights(data, n) for n in calib})[:-3]
+        candidates += sorted({*knots, *((a + b) / 2 for a, b in zip(knots, knots[1:],
+                                                                       strict=False))})
+    best: tuple[float, list[float], float] | None = None
+    for w0 in candidates:
+        coef, error = _fit([row(data, n, w0) for n in calib], y)
+        if coef[0] > 0 and (best is None or error < best[0] - 1e-12):
+            best = (error, coef, w0)
+    assert best is not None
+    return best[1], best[2]
 
 
-def report(data: dict[str, Any], path: str) -> dict[str, Any]:
-    """Fit each variant on the calibration networks; held-out metrics on the validation ones."""
+def report(data: dict[str, Any], path: str, other: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
+    """Fit each variant on the calibration networks; held-out metrics on the validation ones
+    (and, with ``other``, on ``other``'s measurements of them: built in one session,
+    validated in another)."""
     calib = [n for n in data["networks"] if n["group"] == "calibration"]
     valid = [n for n in data["networks"] if n["group"] == "validation"]
-    print(f"{path}: {data['date'][:19]} load {data['loadavg_before'][0]:.2f} .. "
-          f"{max(data['loadavg_rounds']):.2f}, {data['rounds']} rounds")
+    print(f"{path}: {data['date'][:19]} load {data['loadavg_before'][0]:.2f}, rounds "
+          f"{min(data['loadavg_rounds']):.2f}-{max(data['loadavg_rounds']):.2f}, "
+          f"{data['rounds']} rounds")
+    later = ({n["id"]: n["net_ms"] for n in other["networks"] if n["group"] == "validation"}
+             if other else None)
     results: dict[str, Any] = {}
-    every = {**variants(data), **_threshold_variants(data)}
-    for name, row in every.items():
-        if row is None or row == "chain":
-            pred = {n["id"]: (_sums(data, n, "warm") if row is None else n["chain_ms"])
-                    for n in data["networks"]}
-            coef: list[float] = []
+    raw = {"warm sum (raw)": lambda n: _sums(data, n, "warm"),
+           "chain sum (raw)": lambda n: n["chain_ms"]}
+    every: dict[str, Any] = {**{k: (v, None) for k, v in raw.items()}, **variants()}
+    for name, (row, fit_w0) in every.items():
+        coef: list[float] = []
+        w0 = 0.0
+        if fit_w0 is None:
+            pred = {n["id"]: row(n) for n in data["networks"]}
         else:
-            coef = _fit([row(n) for n in calib], [n["net_ms"] for n in calib])
-            pred = {n["id"]: float(np.dot(coef, row(n))) for n in data["networks"]}
+            coef, w0 = _fit_variant(data, row, fit_w0)
+            pred = {n["id"]: float(np.dot(coef, row(data, n, w0))) for n in data["networks"]}
         ins = _metrics([pred[n["id"]] for n in calib], [n["net_ms"] for n in calib])
         out = _metrics([pred[n["id"]] for n in valid], [n["net_ms"] for n in valid])
-        results[name] = {"coef": coef, "calibration": ins, "validation": out}
-        print(f"  {name:44s} in {ins['mape'] * 100:5.2f}% tau {ins['kendall_tau']:.3f} | "
-              f"held out {out['mape'] * 100:5.2f}% tau {out['kendall_tau']:.3f} "
-              f"max {out['max_abs_pct_err'] * 100:4.1f}%  coef "
-              + " ".join(f"{c:.4g}" for c in coef))
+        cross = (_metrics([pred[n["id"]] for n in valid], [later[n["id"]] for n in valid])
+                 if later else None)
+        results[name] = {"coef": coef, "w0": w0, "calibration": ins, "validation": out,
+                         "validation_other_session": cross}
+        print(f"  {name:42s} in {ins['mape'] * 100:5.2f}% | held out {out['mape'] * 100:5.2f}% "
+              f"tau {out['kendall_tau']:.3f} max {out['max_abs_pct_err'] * 100:4.1f}%"
+              + (f" | other session {cross['mape'] * 100:5.2f}% tau {cross['kendall_tau']:.3f}"
+                 if cross else "")
+              + (f" | w0 {w0:.2f} M" if fit_w0 else "")
+              + ("  coef " + " ".join(f"{c:.3g}" for c in coef) if coef else ""))
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--cold", type=int, default=3, help="cold runs per key per round")
     parser.add_argument("--chain", type=int, default=3, help="chained runs per network per round")
@@ -301,8 +342,11 @@ def main() -> None:
     parser.add_argument("--fit", nargs="*", help="result files to fit and report (no timing)")
     args = parser.parse_args()
     if args.fit is not None:
-        for path in args.fit or [args.out]:
-            report(json.loads(Path(path).read_text(encoding="utf-8")), path)
+        paths = args.fit or [args.out]
+        sessions = [json.loads(Path(path).read_text(encoding="utf-8")) for path in paths]
+        for index, (path, data) in enumerate(zip(paths, sessions, strict=True)):
+            other = sessions[(index + 1) % len(sessions)] if len(sessions) > 1 else None
+            report(data, path, other)
         return
     measure(args)
 
