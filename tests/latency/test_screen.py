@@ -14,11 +14,12 @@ from mnas.spaces import load_space
 
 TABLES = Path(__file__).resolve().parents[2] / "latency_tables"
 HOST = TABLES / "host-amd-epyc-onnxruntime-1t.json"  # the shipped host table (any CPU)
+LITERT = TABLES / "host-amd-epyc-litert-1t.json"  # calibrated with a weights threshold w0
 
 
 @pytest.mark.parametrize(("space_name", "table"), [
     ("mobilenetv3", "pixel4"), ("mobilenetv3", str(HOST)), ("mnasnet", "pixel4"),
-    ("mobilenetv2", "pixel4")])
+    ("mobilenetv2", "pixel4"), ("mobilenetv1", str(LITERT))])
 def test_screen_equals_predict_ms(space_name: str, table: str) -> None:
     space = load_space(space_name)
     predictor = TablePredictor(resolve_target(table))
@@ -52,6 +53,8 @@ def test_screen_equals_predict_ms_with_a_weights_threshold() -> None:
     weights = [predictor.predict(arch).per_block for arch in archs]
     beyond = [sum(b.weights for b in blocks) > 3e6 for blocks in weights]
     assert 0 < sum(beyond) < len(beyond)  # both sides of w0 are covered
+    shipped = load_table(LITERT).calibration  # the shipped LiteRT table has one (above)
+    assert shipped is not None and shipped.w0 > 0 and shipped.c > 0
 
 
 def test_screen_lacking_keys_is_nan_exactly_where_predict_ms_raises() -> None:
