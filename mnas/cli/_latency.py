@@ -134,7 +134,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             "measured": report.measured, "retimed": report.retimed,
             "networks_measured": report.networks_measured, "seconds": report.seconds,
             "calibration": None if cal is None else {
-                "a": cal.a, "b": cal.b, "c": cal.c, "n": cal.n, "mape": cal.mape,
+                "a": cal.a, "b": cal.b, "c": cal.c, "w0": cal.w0, "n": cal.n, "mape": cal.mape,
                 "max_abs_pct_err": cal.max_abs_pct_err},
         })
         return 0
@@ -142,7 +142,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
           f"{report.measured} measured, {report.retimed} re-timed in a later pass), "
           f"{report.networks_measured} whole networks timed, {report.seconds:.0f} s")
     if cal is not None:
-        print(f"calibration: total = {cal.a:.4f} * sum + {cal.c:.4f} ms/M weights + "
+        beyond = f" beyond {cal.w0:.3f} M" if cal.w0 else ""
+        print(f"calibration: total = {cal.a:.4f} * sum + {cal.c:.4f} ms/M weights{beyond} + "
               f"{cal.b:.4f} ms over {cal.n} networks "
               f"(MAPE {pct_text(cal.mape)}, max {pct_text(cal.max_abs_pct_err)})")
     return 0
@@ -210,7 +211,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(f"rebuild   {header.how_to_measure}")
     if cal is not None:
         mape, worst = pct_text(cal.mape), pct_text(cal.max_abs_pct_err)
-        weights = f" + {cal.c:.4f} ms/M weights" if cal.c else ""
+        weights = (f" + {cal.c:.4f} ms/M weights" if cal.c else "") + (
+            f" beyond {cal.w0:.3f} M" if cal.c and cal.w0 else "")
         print(f"calibration  total = {cal.a:.4f} * sum{weights} + {cal.b:.4f} ms  (n={cal.n}, "
               f"MAPE {mape}, max {worst})")
     else:

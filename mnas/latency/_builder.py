@@ -642,12 +642,14 @@ class TableBuilder:
                                                mweights=weights / 1e6))
         if not points:
             return None
+        threshold = self.runner.weights_threshold
         calibration = fit_calibration(
-            points, weights_term=True,
+            points, weights_term=True, weights_threshold=threshold,
             source=f"{len(points)} whole networks timed round-robin by `mnas latency build` "
                    f"on this device ({self._info.runtime} {self._info.runtime_version}, "
                    f"{statistic} of {self.settings.network_rounds} x "
-                   f"{self.settings.network_repeats} runs)")
+                   f"{self.settings.network_repeats} runs)"
+                   + ("; weights term beyond a fitted w0" if threshold else ""))
         table.calibration = calibration
         band = max(0.05, math.ceil((calibration.max_abs_pct_err or 0) * 100) / 100)
         table.header = replace(table.header, error_band=min(band, 0.5))

@@ -117,10 +117,10 @@ class LatencyPredictor(abc.ABC):
 class TablePredictor(LatencyPredictor):
     """Sum of per-key table entries, corrected by the table's whole-network calibration.
 
-    The prediction is ``a * sum(entries) + c * weights / 1e6 + b`` where the entries are
-    the table's ``statistic`` (median or min) less the runtime's per-call overhead
-    (header ``call_overhead_ms``, measured by the builder; 0 if absent) and ``a``, ``b``,
-    ``c`` its calibration.
+    The prediction is ``a * sum(entries) + c * max(0, weights / 1e6 - w0) + b`` where the
+    entries are the table's ``statistic`` (median or min) less the runtime's per-call
+    overhead (header ``call_overhead_ms``, measured by the builder; 0 if absent) and ``a``,
+    ``b``, ``c``, ``w0`` its calibration (``w0 = 0``: every weight is charged).
 
     Args:
         table: The latency table.
@@ -148,6 +148,7 @@ class TablePredictor(LatencyPredictor):
         self._a = cal.a if cal else 1.0
         self._b = cal.b if cal else 0.0
         self._c = (cal.c if cal else 0.0) / 1e6  # per weight
+        self._w0 = (cal.w0 if cal else 0.0) * 1e6  # weights the term does not charge
 
     def _lookup(self, key: OpKey) -> BlockLatency:
         text = str(key)
@@ -221,7 +222,7 @@ class TablePredictor(LatencyPredictor):
         """The calibrated latency of ``arch`` with the table's error band."""
         per_block = tuple(self._units(arch))
         total = (self._a * sum(b.ms for b in per_block)
-                 + self._c * sum(b.weights for b in per_block) + self._b)
+                 + self._c * max(0.0, sum(b.weights for b in per_block) - self._w0) + self._b)
         provenance = self._provenance
         if provenance == "measured" and any(b.source != "table" for b in per_block):
             provenance = "estimated"
@@ -237,7 +238,7 @@ class TablePredictor(LatencyPredictor):
         for unit in self._units(arch):
             total += unit.ms
             weights += unit.weights
-        return self._a * total + self._c * weights + self._b
+        return self._a * total + self._c * max(0.0, weights - self._w0) + self._b
 
 
 def default_tables_dir() -> Path:

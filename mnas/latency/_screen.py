@@ -64,6 +64,7 @@ class ScreeningPredictor:
         self._a = cal.a if cal else 1.0
         self._b = cal.b if cal else 0.0
         self._c = (cal.c if cal else 0.0) / 1e6
+        self._w0 = (cal.w0 if cal else 0.0) * 1e6
         stages = space.stages if self._memo is None else ()
         n_w, n_r = len(space.widths), len(space.resolutions)
         self._combos = [list(itertools.product(
@@ -73,18 +74,11 @@ class ScreeningPredictor:
                        for st in stages]
         chans = [len(st.channels) for st in stages]
         prev = [1, *chans[:-1]][:len(chans)]
-        # Each unit's calibrated share a * ms + c * weights; flat buffers (for np.take) with
-        # one trailing 0 that an inactive block indexes, and N-d views to fill them.
-        self._first_flat = [np.zeros(n_w * n_r * p * c * len(k) + 1) for p, c, k in
-                            zip(prev, chans, self._combos, strict=True)]
-        self._first = [f[:-1].reshape(n_w, n_r, p, c, len(k)) for f, p, c, k in
-                       zip(self._first_flat, prev, chans, self._combos, strict=True)]
-        self._later_flat = [np.zeros(n_w * n_r * c * len(k) + 1) for c, k in
-                            zip(chans, self._combos, strict=True)]
-        self._later = [f[:-1].reshape(n_w, n_r, c, len(k)) for f, c, k in
-                       zip(self._later_flat, chans, self._combos, strict=True)]
-        self._fixed_flat = np.zeros(n_w * n_r * (chans[-1] if chans else 1))
-        self._fixed = self._fixed_flat.reshape(n_w, n_r, -1)
+        # Each unit's calibrated share a * ms + c * weights (with w0 > 0: a * ms, and its
+        # weights apart, since c * max(0, weights - w0) is charged on the network's total)
+        self._ms = _UnitTables(n_w, n_r, prev, chans, self._combos)
+        self._wt = (_UnitTables(n_w, n_r, prev, chans, self._combos) if self._w0 > 0
+                    else None)
         self._shape = [(p, c, len(k)) for p, c, k in zip(prev, chans, self._combos, strict=True)]
         self._built = np.zeros((n_w, n_r), dtype=bool)
         self.probes = 0  #: probe architectures predicted so far (the one-off cost)
@@ -115,26 +109,33 @@ class ScreeningPredictor:
                     for prefix in prefixes:
                         params.update({f"{prefix}_kernel": kernel, f"{prefix}_expansion": expansion,
                                        f"{prefix}_se": se, f"{prefix}_act": act})
-                units = [self._unit(key) for key in op_keys(space.replay(params))]
+                shares, weights = zip(*(self._unit(key)
+                                        for key in op_keys(space.replay(params))), strict=True)
                 self.probes += 1
-                pos = 1 + n_before
-                for s in range(len(stages)):
-                    p = ci[s - 1] if s > 0 else 0
-                    self._first[s][wi, ri, p, ci[s], picks[s]] = units[pos]
-                    if depth[s] > 1:
-                        self._later[s][wi, ri, ci[s], picks[s]] = units[pos + 1]
-                    pos += depth[s]
-                fixed = [*units[:1 + n_before], *units[len(units) - 1 - n_after:]]
-                self._fixed[wi, ri, ci[-1]] = sum(fixed)
+                for tables, units in ((self._ms, shares), (self._wt, weights)):
+                    if tables is None:
+                        continue
+                    pos = 1 + n_before
+                    for s in range(len(stages)):
+                        p = ci[s - 1] if s > 0 else 0
+                        tables.first[s][wi, ri, p, ci[s], picks[s]] = units[pos]
+                        if depth[s] > 1:
+                            tables.later[s][wi, ri, ci[s], picks[s]] = units[pos + 1]
+                        pos += depth[s]
+                    fixed = [*units[:1 + n_before], *units[len(units) - 1 - n_after:]]
+                    tables.fixed[wi, ri, ci[-1]] = sum(fixed)
         self._built[wi, ri] = True
 
-    def _unit(self, key: OpKey) -> float:
-        """A unit's share ``a * ms + c * weights`` of the prediction; NaN if the table lacks it."""
+    def _unit(self, key: OpKey) -> tuple[float, float]:
+        """A unit's share ``a * ms + c * weights`` of the prediction (``a * ms`` with a
+        ``w0``) and its weights; NaN if the table lacks it."""
         try:
             unit = self.predictor._lookup(key)
         except MissingLatencyKeyError:
-            return math.nan
-        return self._a * unit.ms + self._c * unit.weights
+            return math.nan, math.nan
+        if self._wt is not None:
+            return self._a * unit.ms, float(unit.weights)
+        return self._a * unit.ms + self._c * unit.weights, float(unit.weights)
 
     def warm(self) -> None:
         """Tabulate every (width, resolution) now (otherwise done on first need)."""
@@ -167,19 +168,35 @@ class ScreeningPredictor:
                     self._build(int(pair // n_r), int(pair % n_r))
         depths = codec.depths(codes)
         base = wi * len(self.space.resolutions) + ri
+        total = self._b + self._gather(self._ms, codes, columns, depths, base)
+        if self._wt is not None:
+            weights = self._gather(self._wt, codes, columns, depths, base)
+            total += self._c * np.maximum(weights - self._w0, 0.0)
+        return total
+
+    def _gather(self, tables: _UnitTables, codes: Codes, columns: npt.NDArray[np.int64],
+                depths: Any, base: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The sum over each row's units of one set of unit tables."""
+        codec = self.codec
+        n = len(codes)
+        zeros = np.zeros(n, dtype=np.int64)
+
+        def col(index: int | None) -> npt.NDArray[np.int64]:
+            return zeros if index is None else columns[index]
+
         prev = zeros
-        total = np.full(n, self._b)
+        total = np.zeros(n)
         for s, (stage, cols) in enumerate(zip(self.space.stages, codec.stages, strict=True)):
             own = col(cols.channels)
             n_prev, n_own, n_combo = self._shape[s]
             n_e, n_se, n_a = self._radix[s]
             combos = [((col(k) * n_e + col(e)) * n_se + col(se)) * n_a + col(a)
                       for k, e, se, a in cols.slots]
-            total += self._first_flat[s].take(
+            total += tables.first_flat[s].take(
                 ((base * n_prev + prev) * n_own + own) * n_combo + combos[0])
             if max(stage.depth) > 1:
                 later = (base * n_own + own) * n_combo
-                table = self._later_flat[s]
+                table = tables.later_flat[s]
                 if stage.share:
                     deep = depths[s] > 1  # (0 * NaN would be NaN: a missing unused key)
                     total += np.where(deep, (depths[s] - 1) * table.take(later + combos[0]), 0.0)
@@ -188,7 +205,7 @@ class ScreeningPredictor:
                     for b in range(1, max(stage.depth)):
                         total += table.take(np.where(depths[s] > b, later + combos[b], off))
             prev = own
-        total += self._fixed_flat.take(base * self._fixed.shape[2] + prev)
+        total += tables.fixed_flat.take(base * tables.fixed.shape[2] + prev)
         return total
 
     def _predict_memoised(self, codes: Codes) -> npt.NDArray[np.float64]:
@@ -217,3 +234,22 @@ class ScreeningPredictor:
     def predict_params(self, params: Mapping[str, Any]) -> float:
         """Calibrated latency (ms) of one parameter set (prefer :meth:`predict_many`)."""
         return float(self.predict_many([params])[0])
+
+
+class _UnitTables:
+    """Per (width, resolution) unit values: a stage's first block, its later blocks and
+    the fixed units (stem, blocks outside the stages, head), as flat buffers for
+    ``np.take`` with one trailing 0 that an inactive block indexes, and N-d views."""
+
+    def __init__(self, n_w: int, n_r: int, prev: list[int], chans: list[int],
+                 combos: list[list[Any]]) -> None:
+        self.first_flat = [np.zeros(n_w * n_r * p * c * len(k) + 1) for p, c, k in
+                           zip(prev, chans, combos, strict=True)]
+        self.first = [f[:-1].reshape(n_w, n_r, p, c, len(k)) for f, p, c, k in
+                      zip(self.first_flat, prev, chans, combos, strict=True)]
+        self.later_flat = [np.zeros(n_w * n_r * c * len(k) + 1) for c, k in
+                           zip(chans, combos, strict=True)]
+        self.later = [f[:-1].reshape(n_w, n_r, c, len(k)) for f, c, k in
+                      zip(self.later_flat, chans, combos, strict=True)]
+        self.fixed_flat = np.zeros(n_w * n_r * (chans[-1] if chans else 1))
+        self.fixed = self.fixed_flat.reshape(n_w, n_r, -1)

@@ -8,12 +8,14 @@ File layout (``mnas-latency-table/1``, documented in the README)::
                 "provenance": "measured" | "estimated", "error_band": 0.05,
                 "missing_keys": "error" | "device_model", "statistic": "median" | "min",
                 "how_to_measure": ..., "notes": ...},
-     "calibration": {"a": 1.0, "b": 0.0, "c": 0.0, "n": 0, "mape": ..., "max_abs_pct_err": ...}
+     "calibration": {"a": 1.0, "b": 0.0, "c": 0.0, "w0": 0.0, "n": 0, "mape": ...,
+                     "max_abs_pct_err": ...}
                     | null,
      "device_model": {...} | null,
      "entries": {"<op key>": {"median_ms": ..., "p90_ms": ..., "n": ..., "std_ms": ...,
                               "min_ms": ..., "passes": 2}}}
 
+``w0`` is optional (0: the weights term charges every weight; see :class:`Calibration`).
 ``min_ms`` and ``passes`` are optional (absent in estimated tables); a table whose header
 says ``"statistic": "min"`` needs ``min_ms`` in every entry and predicts from it.
 """
@@ -53,6 +55,8 @@ down by tens of percent for seconds at a time)."""
 _MISSING_KEY_POLICIES = ("error", "device_model")
 #: Largest calibration slope: a fitted slope is near 1 (0.5-2 in practice).
 _MAX_SLOPE = 1000.0
+_MAX_W0 = 1e6
+"""Largest ``w0`` (millions of weights) a table may hold: a trillion weights."""
 
 
 def _number(value: Any) -> float:
@@ -126,18 +130,24 @@ class LatencyEntry:
 
 @dataclass(frozen=True, kw_only=True)
 class Calibration:
-    """Whole-network correction ``total = a * sum + c * weights + b``, with its fit error.
+    """Whole-network correction ``total = a * sum + c * max(0, weights - w0) + b``, with
+    its fit error.
 
     ``sum`` is the sum of a network's entries in ms and ``weights`` its weight count in
     millions (:attr:`mnas.latency.OpKey.weights` summed). The weights term is the cost
     an isolated timing misses: timed alone and repeated, a block finds its weights in
     cache; inside a network they were evicted by the blocks before it and come from
     memory. It matters most for small inputs, where there is little compute per weight.
+    ``w0`` (millions of weights, 0 = the term is linear in all weights, as in tables
+    written before it existed) is what the cache keeps between two runs of a network:
+    a network whose weights fit pays nothing, a larger one pays for those beyond
+    (fitted by :func:`mnas.latency.fit_calibration` with ``weights_threshold``).
 
     Attributes:
         a: Slope on the summed entries.
         b: Intercept in ms.
         c: ms per million weights (0 when not fitted).
+        w0: Millions of weights the term does not charge (0: it charges all).
         n: Number of whole networks it was fitted on (0: identity, not fitted).
         mape: Mean absolute percentage error of the calibrated prediction on those networks.
         max_abs_pct_err: Largest absolute percentage error on those networks.
@@ -152,10 +162,11 @@ class Calibration:
     source: str = ""
 
     c: float = 0.0
+    w0: float = 0.0
 
     def apply(self, total_ms: float, mweights: float = 0.0) -> float:
         """The calibrated whole-network latency for a summed latency and weight count (M)."""
-        return self.a * total_ms + self.c * mweights + self.b
+        return self.a * total_ms + self.c * max(0.0, mweights - self.w0) + self.b
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,7 +347,8 @@ class LatencyTable:
                 calibration = Calibration(**raw_cal)
             except TypeError as err:
                 raise bad(f"field 'calibration' is malformed ({err})") from None
-            terms = {"a": calibration.a, "b": calibration.b, "c": calibration.c}
+            terms = {"a": calibration.a, "b": calibration.b, "c": calibration.c,
+                     "w0": calibration.w0}
             for name, term in terms.items():
                 if (isinstance(term, bool) or not isinstance(term, int | float)
                         or not math.isfinite(term)):
@@ -349,6 +361,9 @@ class LatencyTable:
                     raise bad(f"calibration term {name!r} must be in [0, {MAX_LATENCY_MS:g}] ms, "
                               f"got {terms[name]!r} (a negative term can predict negative "
                               "latencies)")
+            if not 0 <= calibration.w0 <= _MAX_W0:
+                raise bad(f"calibration 'w0' (millions of weights) must be in [0, {_MAX_W0:g}], "
+                          f"got {calibration.w0!r}")
         device_model = data.get("device_model")
         if device_model is not None and not isinstance(device_model, Mapping):
             raise bad("field 'device_model' must be an object or null")

@@ -57,6 +57,28 @@ def test_build_measures_every_key_and_fits_calibration(tmp_path: Path) -> None:
     assert TablePredictor(table).predict_ms(archs[0]) > 0
 
 
+class _CachedWeightsRunner(FakeRunner):
+    """A runtime whose networks add up until their weights outgrow the cache (LiteRT's)."""
+
+    weights_threshold = True
+
+
+@pytest.mark.parametrize("runner", [FakeRunner, _CachedWeightsRunner])
+def test_build_fits_the_weights_threshold_when_the_runner_asks(tmp_path: Path, runner) -> None:
+    from mnas.latency.runners import LiteRTRunner, OnnxRuntimeRunner
+
+    assert LiteRTRunner.weights_threshold and not OnnxRuntimeRunner.weights_threshold
+    archs = [*_archs(), *(get_arch(n).replace(resolution=32) for n in
+                          ("mobilenet_v1", "mnasnet_b1", "mobilenet_v3_small_075"))]
+    TableBuilder(path=tmp_path / "t.json", runner=runner(), target="t", keys=[],
+                 networks=archs, settings=SETTINGS).run()
+    cal = load_table(tmp_path / "t.json").calibration
+    assert cal is not None and cal.n == len(archs) >= 6
+    assert ("beyond a fitted w0" in cal.source) == runner.weights_threshold
+    if not runner.weights_threshold:
+        assert cal.w0 == 0
+
+
 def test_resume_measures_only_what_is_missing(tmp_path: Path) -> None:
     archs = _archs()
     keys = unique_op_keys(archs)

@@ -14,11 +14,12 @@ from mnas.spaces import load_space
 
 TABLES = Path(__file__).resolve().parents[2] / "latency_tables"
 HOST = TABLES / "host-amd-epyc-onnxruntime-1t.json"  # the shipped host table (any CPU)
+LITERT = TABLES / "host-amd-epyc-litert-1t.json"  # calibrated with a weights threshold w0
 
 
 @pytest.mark.parametrize(("space_name", "table"), [
     ("mobilenetv3", "pixel4"), ("mobilenetv3", str(HOST)), ("mnasnet", "pixel4"),
-    ("mobilenetv2", "pixel4")])
+    ("mobilenetv2", "pixel4"), ("mobilenetv1", str(LITERT))])
 def test_screen_equals_predict_ms(space_name: str, table: str) -> None:
     space = load_space(space_name)
     predictor = TablePredictor(resolve_target(table))
@@ -34,6 +35,26 @@ def test_screen_equals_predict_ms(space_name: str, table: str) -> None:
     pool = [screen.codec.decode(row) for row in codes[:20]]
     np.testing.assert_allclose(screen.predict_many(pool), reference[:20], rtol=1e-9, atol=0)
     assert screen.predict_params(pool[0]) == pytest.approx(reference[0], rel=1e-9)
+
+
+def test_screen_equals_predict_ms_with_a_weights_threshold() -> None:
+    """``c * max(0, weights - w0)`` is charged on a network's total weights: the screen keeps
+    them apart and gives predict_ms's numbers on both sides of ``w0``."""
+    space = load_space("mobilenetv3")
+    table = load_table(HOST)
+    assert table.calibration is not None
+    predictor = TablePredictor(table.with_calibration(dataclasses.replace(
+        table.calibration, c=0.4, w0=3.0)))
+    screen = ScreeningPredictor(space, predictor)
+    codes = screen.codec.random(np.random.default_rng(3), 120)
+    archs = [space.replay(screen.codec.decode(row)) for row in codes]
+    reference = np.array([predictor.predict_ms(arch) for arch in archs])
+    np.testing.assert_allclose(screen.predict_codes(codes), reference, rtol=1e-9, atol=0)
+    weights = [predictor.predict(arch).per_block for arch in archs]
+    beyond = [sum(b.weights for b in blocks) > 3e6 for blocks in weights]
+    assert 0 < sum(beyond) < len(beyond)  # both sides of w0 are covered
+    shipped = load_table(LITERT).calibration  # the shipped LiteRT table has one (above)
+    assert shipped is not None and shipped.w0 > 0 and shipped.c > 0
 
 
 def test_screen_lacking_keys_is_nan_exactly_where_predict_ms_raises() -> None:

@@ -44,6 +44,8 @@ def test_round_trip(tmp_path: Path) -> None:
     (lambda text: text.replace('"std_ms": 0.004', '"std_ms": 0.004, "min_ms": 0.07'), "min_ms"),
     (lambda text: text.replace('"std_ms": 0.004', '"std_ms": 0.004, "passes": 0'), "passes"),
     (lambda text: text.replace('"c": 0.0', '"c": NaN'), "'c'"),
+    (lambda text: text.replace('"w0": 0.0', '"w0": -1.0'), "'w0'"),
+    (lambda text: text.replace('"w0": 0.0', '"w0": "big"'), "'w0'"),
 ])
 def test_corrupted_or_edited_table_is_one_line_error(tmp_path: Path, edit, problem) -> None:
     path = _table().save(tmp_path / "t.json")
@@ -93,6 +95,44 @@ def test_min_entries_round_trip_and_drive_the_prediction(tmp_path: Path) -> None
     median = TablePredictor(LatencyTable(header=replace(again.header, statistic="median"),
                                          entries=again.entries, calibration=again.calibration))
     assert median.predict_ms(arch) == pytest.approx(expected + 1.1 * 0.1 * len(keys))
+
+
+def test_weights_threshold_round_trips_and_a_table_without_it_predicts_as_before(
+        tmp_path: Path) -> None:
+    import json
+
+    from mnas.latency import TablePredictor, op_keys
+    from mnas.models import get_arch
+
+    arch = get_arch("mobilenet_v1")
+    keys = op_keys(arch)
+    table = _table()
+    table.entries.clear()
+    for i, key in enumerate(keys):
+        table.entries[str(key)] = LatencyEntry(median_ms=0.2 + i / 100, p90_ms=0.3, n=50,
+                                               std_ms=0.01)
+    mweights = sum(k.weights for k in keys) / 1e6
+    entries = sum(table.entries[str(k)].median_ms for k in keys)
+    table.calibration = Calibration(a=1.1, b=0.2, c=0.5, n=24)
+    path = table.save(tmp_path / "old.json")
+    # a table written before w0 existed (no field) loads with w0 = 0: the linear term
+    data = json.loads(path.read_text())
+    del data["calibration"]["w0"]
+    path.write_text(json.dumps(data))
+    old = load_table(path)
+    assert old.calibration is not None and old.calibration.w0 == 0
+    linear = 1.1 * entries + 0.5 * mweights + 0.2
+    assert TablePredictor(old).predict_ms(arch) == pytest.approx(linear)
+    # w0 round-trips and charges only the weights beyond it (and nothing below)
+    for w0, expected in ((mweights - 1.0, 1.1 * entries + 0.5 * 1.0 + 0.2),
+                         (mweights + 1.0, 1.1 * entries + 0.2)):
+        table.calibration = Calibration(a=1.1, b=0.2, c=0.5, w0=w0, n=24)
+        again = load_table(table.save(tmp_path / "t.json"))
+        assert again.calibration == table.calibration
+        predictor = TablePredictor(again)
+        assert predictor.predict_ms(arch) == pytest.approx(expected)
+        assert predictor.predict(arch).latency_ms == pytest.approx(expected)
+        assert again.calibration.apply(entries, mweights) == pytest.approx(expected)
 
 
 def test_entries_merge_passes() -> None:

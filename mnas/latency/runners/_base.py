@@ -212,6 +212,10 @@ class Runner(abc.ABC):
     """Times models on one device with one runtime (see the module docstring's contract)."""
 
     name: str = ""
+    weights_threshold: bool = False
+    """Whether the builder's calibration charges only the weights beyond a fitted count
+    (``w0``, :func:`mnas.latency.fit_calibration`): for a runtime whose networks run at
+    the sum of their blocks until their weights outgrow the cache."""
 
     @abc.abstractmethod
     def info(self) -> RunnerInfo:
