@@ -65,9 +65,9 @@ def fit_calibration(points: Sequence[CalibrationPoint], *, source: str = "",
     noisy networks traded a spurious negative intercept (-0.78 ms on this host) against
     a steeper slope, which under-predicted the smallest networks by up to 18%. With
     ``weights_threshold`` the weights term charges only the weights beyond ``w0``: the
-    fit tries ``w0`` = 0, every network's weight count that leaves at least 3
-    networks beyond it and the midpoints between them, and keeps the one of least squared relative error (a tie keeps
-    the smaller ``w0``; ``w0 = 0`` is the plain weights term).
+    fit tries ``w0`` = 0, every network's weight count that leaves at least 3 networks
+    beyond it and the midpoints between them, and keeps the one of least squared
+    relative error (a tie keeps the smaller ``w0``; ``w0 = 0`` is the plain weights term).
 
     Args:
         points: Whole networks measured on the device.
@@ -100,8 +100,8 @@ def fit_calibration(points: Sequence[CalibrationPoint], *, source: str = "",
     if weights_term and len(points) >= 6 and all(p.mweights > 0 for p in points):
         counts = sorted({p.mweights for p in points})
         knots = counts[:-3]  # at least 3 networks beyond w0
-        candidates = ([0.0, *sorted({*knots, *((x + y) / 2 for x, y in zip(knots, knots[1:]))})]
-                      if weights_threshold else [0.0])
+        midpoints = ((x + y) / 2 for x, y in zip(knots, knots[1:], strict=False))
+        candidates = [0.0, *sorted({*knots, *midpoints})] if weights_threshold else [0.0]
         best: tuple[float, float, float, float, float] | None = None
         for threshold in candidates:
             fa, fc, fb, residual = _solve_nonnegative(points, intercept, threshold)
