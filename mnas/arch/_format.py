@@ -80,7 +80,7 @@ def _get_act(source: str, data: Mapping[str, Any], key: str, field: str, default
         value = _ACT_ALIASES.get(value, value)
     if value not in ACTIVATIONS:
         raise _type_error(source, field, value, "one of " + ", ".join(ACTIVATIONS))
-    return value
+    return str(value)
 
 
 def _get_choice(source: str, data: Mapping[str, Any], key: str, default: str,
@@ -88,10 +88,11 @@ def _get_choice(source: str, data: Mapping[str, Any], key: str, default: str,
     value = data.get(key, default)
     if value not in choices:
         raise _type_error(source, field or key, value, "one of " + ", ".join(choices))
-    return value
+    return str(value)
 
 
-def _get_object(source: str, data: Mapping[str, Any], key: str, required: bool) -> dict:
+def _get_object(source: str, data: Mapping[str, Any], key: str, required: bool
+                ) -> dict[str, Any]:
     if key not in data:
         if required:
             raise MnasInputError(f"{source}: required field {key!r} is missing")

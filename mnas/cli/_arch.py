@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from mnas.arch import Arch, conv_out_size, format_token
 from mnas.cli._common import add_command_group, print_json, resolve_arch
@@ -11,7 +12,7 @@ from mnas.cli._common import add_command_group, print_json, resolve_arch
 __all__ = ["arch_summary", "register"]
 
 
-def arch_summary(arch: Arch) -> dict:
+def arch_summary(arch: Arch) -> dict[str, Any]:
     """The JSON summary of ``mnas arch show --json``."""
     from mnas.arch import arch_costs
 
@@ -61,7 +62,7 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Any) -> None:
     """Add ``mnas arch``."""
     verbs = add_command_group(subparsers, "arch", help="inspect an architecture")
     show = verbs.add_parser("show", help="show a zoo architecture or an arch file")

@@ -77,7 +77,7 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Any) -> None:
     """Add ``mnas space``."""
     verbs = add_command_group(subparsers, "space", help="inspect and sample search spaces")
     show = verbs.add_parser("show", help="skeleton, choices and size of a space")

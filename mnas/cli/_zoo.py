@@ -33,7 +33,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Any) -> None:
     """Add ``mnas zoo``."""
     verbs = add_command_group(subparsers, "zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet)")
     listing = verbs.add_parser("list", help="list registered architectures")

@@ -64,7 +64,8 @@ class HeadModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head_conv(self.pool(x)) if self.pool_first else self.pool(self.head_conv(x))
         x = torch.flatten(x, 1)
-        return self.classifier(self.head_act(self.head_hidden(x)))
+        out: torch.Tensor = self.classifier(self.head_act(self.head_hidden(x)))
+        return out
 
 
 def seed_of(text: str) -> int:

@@ -191,8 +191,10 @@ def to_torchvision(arch: Arch) -> nn.Module:
         kwargs = dict(config.kwargs)
         kwargs["inverted_residual_setting"] = [
             mobilenetv3.InvertedResidualConfig(*row) for row in kwargs["inverted_residual_setting"]]
-        return mobilenetv3.MobileNetV3(**kwargs)
-    return mobilenetv2.MobileNetV2(**config.kwargs)
+        model: nn.Module = mobilenetv3.MobileNetV3(**kwargs)
+    else:
+        model = mobilenetv2.MobileNetV2(**config.kwargs)
+    return model
 
 
 def convert_state_dict(state_dict: Mapping[str, torch.Tensor], target: nn.Module

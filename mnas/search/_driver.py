@@ -144,7 +144,8 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
         seed: The run's seed.
     """
 
-    def __init__(self, factory: Any, *, seed: int) -> None:
+    def __init__(self, factory: Callable[[int], optuna.samplers.BaseSampler], *,
+                 seed: int) -> None:
         self._factory = factory
         self._seed = seed
         self._inner: optuna.samplers.BaseSampler = factory(seed)

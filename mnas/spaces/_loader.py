@@ -75,7 +75,7 @@ class _Checker:
         where = f"{self.source}, line {line}" if line else self.source
         return MnasInputError(f"{where}: field {path!r} must be {allowed}, got {value!r}")
 
-    def get(self, data: dict, key: str, path: str, default: Any = ...) -> Any:
+    def get(self, data: dict[str, Any], key: str, path: str, default: Any = ...) -> Any:
         if key not in data:
             if default is ...:
                 raise self.fail(path, None, "present (it is required)")
@@ -97,9 +97,9 @@ class _Checker:
     def choice(self, value: Any, path: str, allowed: tuple[str, ...]) -> str:
         if value not in allowed:
             raise self.fail(path, value, "one of " + ", ".join(allowed))
-        return value
+        return str(value)
 
-    def choices(self, value: Any, path: str, item_check: Any) -> tuple:
+    def choices(self, value: Any, path: str, item_check: Any) -> tuple[Any, ...]:
         items = value if isinstance(value, list) else [value]
         if not items:
             raise self.fail(path, value, "a non-empty list of choices")
@@ -110,7 +110,7 @@ class _Checker:
             raise self.fail(path, value, "a list without duplicates")
         return result
 
-    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict:
+    def mapping(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(path, value, "a mapping")
         for key in value:

@@ -156,7 +156,8 @@ class _ChannelsLastHead(nn.Module):
         else:
             y = head.pool(head.head_conv(x.permute(0, 3, 1, 2)))
         y = torch.flatten(y, 1)
-        return head.classifier(head.head_act(head.head_hidden(y)))
+        out: torch.Tensor = head.classifier(head.head_act(head.head_hidden(y)))
+        return out
 
 
 def convert_tflite_bytes(model: nn.Module, example: torch.Tensor, *,
