@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -168,45 +168,46 @@ class ScreeningPredictor:
                     self._build(int(pair // n_r), int(pair % n_r))
         depths = codec.depths(codes)
         base = wi * len(self.space.resolutions) + ri
-        total = self._b + self._gather(self._ms, codes, columns, depths, base)
-        if self._wt is not None:
-            weights = self._gather(self._wt, codes, columns, depths, base)
-            total += self._c * np.maximum(weights - self._w0, 0.0)
-        return total
+        if self._wt is None:
+            (shares,) = self._gather((self._ms,), col, depths, base, n)
+            return self._b + shares
+        shares, weights = self._gather((self._ms, self._wt), col, depths, base, n)
+        return self._b + shares + self._c * np.maximum(weights - self._w0, 0.0)
 
-    def _gather(self, tables: _UnitTables, codes: Codes, columns: npt.NDArray[np.int64],
-                depths: Any, base: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """The sum over each row's units of one set of unit tables."""
-        codec = self.codec
-        n = len(codes)
-        zeros = np.zeros(n, dtype=np.int64)
-
-        def col(index: int | None) -> npt.NDArray[np.int64]:
-            return zeros if index is None else columns[index]
-
-        prev = zeros
-        total = np.zeros(n)
-        for s, (stage, cols) in enumerate(zip(self.space.stages, codec.stages, strict=True)):
+    def _gather(self, tables: Sequence[_UnitTables],
+                col: Callable[[int | None], npt.NDArray[np.int64]], depths: Any,
+                base: npt.NDArray[np.int64], n: int) -> list[npt.NDArray[np.float64]]:
+        """Per set of unit tables, the sum over each row's units (the indices into the
+        tables are computed once for all sets)."""
+        prev = np.zeros(n, dtype=np.int64)
+        totals = [np.zeros(n) for _ in tables]
+        for s, (stage, cols) in enumerate(zip(self.space.stages, self.codec.stages,
+                                              strict=True)):
             own = col(cols.channels)
             n_prev, n_own, n_combo = self._shape[s]
             n_e, n_se, n_a = self._radix[s]
             combos = [((col(k) * n_e + col(e)) * n_se + col(se)) * n_a + col(a)
                       for k, e, se, a in cols.slots]
-            total += tables.first_flat[s].take(
-                ((base * n_prev + prev) * n_own + own) * n_combo + combos[0])
+            first = ((base * n_prev + prev) * n_own + own) * n_combo + combos[0]
+            for total, unit in zip(totals, tables, strict=True):
+                total += unit.first_flat[s].take(first)
             if max(stage.depth) > 1:
                 later = (base * n_own + own) * n_combo
-                table = tables.later_flat[s]
                 if stage.share:
                     deep = depths[s] > 1  # (0 * NaN would be NaN: a missing unused key)
-                    total += np.where(deep, (depths[s] - 1) * table.take(later + combos[0]), 0.0)
+                    for total, unit in zip(totals, tables, strict=True):
+                        total += np.where(deep, (depths[s] - 1)
+                                          * unit.later_flat[s].take(later + combos[0]), 0.0)
                 else:
-                    off = len(table) - 1  # the trailing 0: a block beyond the depth
+                    off = len(tables[0].later_flat[s]) - 1  # the trailing 0: beyond the depth
                     for b in range(1, max(stage.depth)):
-                        total += table.take(np.where(depths[s] > b, later + combos[b], off))
+                        index = np.where(depths[s] > b, later + combos[b], off)
+                        for total, unit in zip(totals, tables, strict=True):
+                            total += unit.later_flat[s].take(index)
             prev = own
-        total += tables.fixed_flat.take(base * tables.fixed.shape[2] + prev)
-        return total
+        for total, unit in zip(totals, tables, strict=True):
+            total += unit.fixed_flat.take(base * unit.fixed.shape[2] + prev)
+        return totals
 
     def _predict_memoised(self, codes: Codes) -> npt.NDArray[np.float64]:
         """Latency of each row, one ``predict_ms`` per distinct network (``ops`` spaces)."""
