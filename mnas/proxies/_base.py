@@ -10,10 +10,13 @@ from __future__ import annotations
 import abc
 import inspect
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
+
+if TYPE_CHECKING:
+    from mnas.spaces import SearchSpace
 
 __all__ = ["AccuracyProxy", "Cost", "ReportFn", "TrainingProxy", "get_proxy", "list_proxies",
            "proxy_class", "register_proxy"]
@@ -59,6 +62,14 @@ class AccuracyProxy(abc.ABC):
     @abc.abstractmethod
     def score(self, arch: Arch) -> float:
         """The proxy's score of ``arch``; higher = expected more accurate."""
+
+    def check_space(self, space: SearchSpace) -> None:  # noqa: B027 - optional hook
+        """Refuse, before a search of ``space`` starts, a space this estimator cannot score
+        (every proxy here scores any architecture; labels of one space do not).
+
+        Raises:
+            MnasInputError: The estimator cannot score architectures of ``space``.
+        """
 
     def score_many(self, archs: list[Arch]) -> list[float]:
         """Score several architectures in order (``score`` applied to each)."""

@@ -2,8 +2,8 @@
 
 :func:`run_search` is the whole pipeline of a search, the same for every backend: open
 the :class:`~mnas.search.Run` (space, predictor, budget check), read the search already
-in the folder, let the backend refuse what it cannot continue, build the estimator,
-record provenance, and, holding the folder's lock, let the backend run the missing
+in the folder, let the backend refuse what it cannot continue, build the estimator
+and let it refuse a space it cannot score, record provenance, and, holding the folder's lock, let the backend run the missing
 trials, then write every output from the finished study. A :class:`Backend` only
 chooses and evaluates trials: :class:`~mnas.search.OptunaBackend` in this process,
 :class:`~mnas.search.RayBackend` on Ray Tune workers.
@@ -102,6 +102,7 @@ def run_search(config: SearchConfig, backend: Backend, *, progress: bool = True,
     run.load_stored()
     backend.check(run)
     estimator = backend.make_proxy(run.config, proxy)
+    estimator.check_space(run.space)  # e.g. labels of another space: refused before writing
     run.record(proxy=estimator, command=command, versions=backend.versions,
                extra=backend.settings())
     with run.locked():

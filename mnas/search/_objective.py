@@ -122,18 +122,6 @@ class SearchContext:
     proxy: AccuracyProxy
     seen: dict[str, tuple[int, Evaluation]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        """Refuse ``labels:`` of another space before any trial runs.
-
-        Raises:
-            MnasInputError: None of the labels is an architecture of the searched space.
-        """
-        from mnas.accuracy import LabelsEstimator
-        from mnas.spaces import load_space
-
-        if isinstance(self.proxy, LabelsEstimator):
-            self.proxy.check_space(load_space(self.config.space))
-
     @classmethod
     def from_config(cls, config: SearchConfig, *,
                     proxy: AccuracyProxy | None = None) -> SearchContext:
