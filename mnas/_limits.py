@@ -263,7 +263,7 @@ class _CountingLoader(yaml.SafeLoader):
         self._nodes = 0
         self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
+    def compose_node(self, parent: Any, index: Any) -> Any:  # PyYAML's hook
         self._nodes += 1
         if self._nodes > MAX_YAML_NODES:
             raise MnasInputError(f"{self._source}: YAML has more than {MAX_YAML_NODES:,} "

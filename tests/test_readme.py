@@ -24,7 +24,7 @@ def test_python_api_block_runs_as_written(tmp_path: Path,
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        exec(compile(_api_block(), str(README), "exec"), {})
+        exec(compile(_api_block(), str(README), "exec"), {})  # our own README
     finally:
         os.chdir(cwd)
     out = capsys.readouterr().out

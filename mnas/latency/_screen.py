@@ -130,7 +130,7 @@ class ScreeningPredictor:
         """A unit's share ``a * ms + c * weights`` of the prediction (``a * ms`` with a
         ``w0``) and its weights; NaN if the table lacks it."""
         try:
-            unit = self.predictor._lookup(key)
+            unit = self.predictor._lookup(key)  # the predictor's own lookup
         except MissingLatencyKeyError:
             return math.nan, math.nan
         if self._wt is not None:

@@ -344,7 +344,7 @@ def _fail_stale_trials(study: optuna.Study) -> None:
 
     Safe because the caller holds the run folder's lock.
     """
-    storage = study._storage
+    storage = study._storage  # Optuna exposes no public setter for this
     for trial in study.get_trials(deepcopy=False,
                                   states=(optuna.trial.TrialState.RUNNING,)):
         storage.set_trial_state_values(trial._trial_id,

@@ -78,7 +78,7 @@ def require_ray() -> Any:
     """
     try:
         import ray
-        import ray.tune
+        import ray.tune  # Tune, not only Ray core
         from ray.tune.search.optuna import OptunaSearch  # noqa: F401
     except ImportError as err:
         raise MnasInputError(f"--backend ray needs Ray Tune, which is not installed ({err}); "

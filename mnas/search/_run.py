@@ -83,7 +83,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         MnasInputError: Another search holds it.
     """
     path = run_dir / ".lock"
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # closed below
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

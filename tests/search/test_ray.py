@@ -108,7 +108,7 @@ def quick_model_source(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the checked ``best/model.py`` export (~15 s; the cluster test keeps it)."""
     import mnas.search._outputs as outputs
 
-    def write(arch, path):
+    def write(arch, path):  # a stand-in with write_model_source's signature
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# {arch.name}: export skipped in this test\n")
         return "test stub"
