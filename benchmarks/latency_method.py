@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
 
+from mnas._io import atomic_write_json
 from mnas.latency import (
     Calibration,
     CalibrationPoint,
@@ -88,9 +88,7 @@ def main() -> None:
                                  "mape": cal.mape, "max_abs_pct_err": cal.max_abs_pct_err},
                  "date": dt.datetime.now(dt.UTC).isoformat(), "loadavg_before": load_before,
                  "loadavg_after": os.getloadavg()})
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    out = atomic_write_json(args.out, data)
     print(f"{build.keys} keys x {args.passes} passes + {cal.n} networks in {built_s:.0f} s; "
           f"calibration {cal.a:.3f} x sum + {cal.c:.3f} ms/M weights + {cal.b:.3f} ms "
           f"(in-sample MAPE {cal.mape * 100:.1f}%, max {cal.max_abs_pct_err * 100:.1f}%)")

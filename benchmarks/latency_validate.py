@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 
+from mnas._io import atomic_write_json
 from mnas.latency import cpu_model, resolve_target
 from mnas.latency._builder import BuildSettings, time_networks
 from mnas.latency._validate import (
@@ -122,9 +121,7 @@ def main() -> None:
                  "table": str(table.path), "date": dt.datetime.now(dt.UTC).isoformat(),
                  "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
                  "cpus": os.cpu_count()})
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    out = atomic_write_json(args.out, data)
     print(f"n={report.n}, {report.references} references, {data['seconds']:.0f} s, load "
           f"{load_before[0]:.1f} -> {data['loadavg_after'][0]:.1f}; wrote {out}")
     for index, session in enumerate(reports, start=1):

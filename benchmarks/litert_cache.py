@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mnas._io import atomic_write_json
 from mnas.latency import op_keys, resolve_target
 from mnas.latency._builder import arch_id, call_overhead_ms
 from mnas.latency._key_model import key_example, key_model, seed_of
@@ -186,9 +187,7 @@ def measure(args: argparse.Namespace) -> None:
                             **_key_features(key)}
                      for text, key in keys.items()},
             "networks": networks}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    out = atomic_write_json(args.out, data)
     print(f"wrote {out} ({data['seconds']:.0f} s, load {load_before[0]:.2f} -> "
           f"{data['loadavg_after'][0]:.2f})")
 

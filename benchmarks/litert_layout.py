@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
+from mnas._io import atomic_write_json
 from mnas.latency import op_keys
 from mnas.latency._builder import arch_id, call_overhead_ms
 from mnas.latency._key_model import IO_ATTR, key_example, key_model, seed_of
@@ -98,9 +97,7 @@ def main() -> None:
             "seconds": time.monotonic() - start, "call_overhead_ms": overhead,
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
             "networks": networks, "keys": per_key}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    out = atomic_write_json(args.out, data)
     print(f"{len(keys)} keys, {converted} converted in {convert_s:.0f} s, "
           f"{data['seconds']:.0f} s in all, load {load_before[0]:.1f} -> "
           f"{data['loadavg_after'][0]:.1f}; wrote {out}")
