@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE))
 
 from search_quality import run_sampler  # noqa: E402
 
+from mnas._io import atomic_write_text  # noqa: E402
 from mnas.search import SearchConfig, default_proxy_name, make_proxy  # noqa: E402
 
 SAMPLERS = ("random", "tpe", "evolution", "predictor")
@@ -77,7 +78,7 @@ def main() -> int:
                      + f" | {wins} of {args.seeds} | {seconds[sampler]:.1f} |")
     text = "\n".join(lines)
     print(text)
-    args.out.write_text(text + "\n", encoding="utf-8")
+    atomic_write_text(args.out, text + "\n")
     return 0
 
 

@@ -60,6 +60,7 @@ sys.path.insert(0, str(HERE))
 
 from _tabular import ACCEL, MACRO_JSON, macro_labels  # noqa: E402
 
+from mnas._io import atomic_write_text  # noqa: E402
 from mnas.accuracy import LabelSet, load_labels  # noqa: E402
 from mnas.accuracy._estimators import LabelsEstimator  # noqa: E402
 from mnas.arch import save_arch  # noqa: E402
@@ -293,9 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    for k, runs in curves.items()}}
     text = "\n".join(lines)
     print(text)
-    args.out.write_text(text + "\n", encoding="utf-8")
-    (HERE / "results" / "search_efficiency.json").write_text(
-        json.dumps(results, separators=(",", ":")), "utf-8")
+    atomic_write_text(args.out, text + "\n")
+    atomic_write_text(HERE / "results" / "search_efficiency.json",
+                      json.dumps(results, separators=(",", ":")))
     return 0
 
 
