@@ -11,10 +11,18 @@ computed on the networks' medians, for reference) to ``--out``.
 
     .venv/bin/python benchmarks/latency_validate.py [--target host] [--samples 30] [--seed 0]
 
+``--zoo`` validates on the reference zoo instead (every zoo architecture at its own
+resolution; ``--space`` then only names the space the references are drawn from).
+
+``--recalibrate`` (with ``--references 24``: all of the table's calibration networks)
+also re-fits the calibration on the references of each session and reports its
+predictions of the networks under test (the references are never among them): the
+table's error had it been recalibrated at the moment of the validation.
+
 ``--compare-runner onnxruntime`` also times the same networks with that host runtime
 right after each session (same rounds and statistic) and reports, per network, the
 ratio of the table's runtime to it, and how well each ranks the other (Kendall tau):
-e.g. the LiteRT table (``--target host-amd-epyc-litert-1t --space mobilenetv1``)
+e.g. the LiteRT table (``--target host-amd-epyc-f25m1-litert-1t --space mobilenetv1``)
 against onnxruntime.
 
 Reported in benchmarks/RESULTS-latency.md.
@@ -81,13 +89,24 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2,
                         help="independent measurements of the same networks; the second "
                              "shows how well the measurement repeats itself")
+    parser.add_argument("--zoo", action="store_true",
+                        help="validate on the reference zoo (every zoo name at its own "
+                             "resolution) instead of networks sampled from --space")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="also re-fit the calibration on the references of each session "
+                             "(use --references 24: all of the table's calibration networks)")
     parser.add_argument("--compare-runner", default=None,
                         help="also time the networks with this host runtime after each session")
     parser.add_argument("--out", default="benchmarks/results/latency_validate.json")
     args = parser.parse_args()
     table = resolve_target(args.target)
     space = load_space(args.space)
-    archs = validation_archs(space, args.samples, seed=args.seed)
+    if args.zoo:
+        from mnas.models import get_arch, list_archs
+
+        archs = [get_arch(name) for name in list_archs()]
+    else:
+        archs = validation_archs(space, args.samples, seed=args.seed)
     references = reference_archs(table, space, args.references)
     load_before = os.getloadavg()
     start = time.monotonic()
@@ -96,8 +115,10 @@ def main() -> None:
     compared: list[list[float]] = []
     for _ in range(max(1, args.sessions)):
         reports.append(validate_table(table, archs, settings=settings, references=references,
-                                      extra_settings={"space": space.name, "seed": args.seed,
-                                                      "samples": args.samples}))
+                                      recalibrate=args.recalibrate,
+                                      extra_settings={"space": "zoo" if args.zoo else space.name,
+                                                      "seed": args.seed,
+                                                      "samples": len(archs)}))
         if args.compare_runner:
             other = make_host_runner(args.compare_runner, threads=table.header.threads)
             compared.append([t.timing.value(table.header.statistic)
@@ -113,6 +134,7 @@ def main() -> None:
     # first session's (the measurement's repeatability: a floor for any predictor)
     data["further_sessions"] = [
         {**_headline(again), "speed_factor": again.speed_factor, "scaled": again.scaled,
+         "recalibrated": again.recalibrated, "recalibration": again.recalibration,
          "repeatability": accuracy([r.measured_ms for r in again.rows],
                                    [r.measured_ms for r in report.rows]),
          "measured_ms": [r.measured_ms for r in again.rows]}
@@ -129,6 +151,10 @@ def main() -> None:
         if session.scaled is not None:
             print(_line(f"  scaled by the references' speed {session.speed_factor:.3f}",
                         session.scaled))
+        if session.recalibrated is not None and session.recalibration is not None:
+            fit = session.recalibration
+            print(_line(f"  calibration re-fitted on the {fit['n']} references "
+                        f"(in-sample {fit['mape'] * 100:.1f}%)", session.recalibrated))
     for index, session in enumerate(data["further_sessions"], start=2):
         print(_line(f"session {index}'s measurements vs session 1's", session["repeatability"]))
     if compared:

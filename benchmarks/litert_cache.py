@@ -21,7 +21,7 @@ networks and reports held-out MAPE / Kendall tau on the validation networks (wit
 files, also against the other session's measurements of them: fitted in one session,
 validated in the next).
 
-    .venv/bin/python benchmarks/litert_cache.py [--rounds 20] [--out ...]
+    .venv/bin/python benchmarks/litert_cache.py [--table NAME] [--rounds 20] [--out ...]
     PYTHONPATH=. .venv/bin/python benchmarks/litert_cache.py --fit \
         benchmarks/results/litert_cache_s1.json benchmarks/results/litert_cache_s2.json
 
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from mnas._io import atomic_write_json
-from mnas.latency import op_keys, resolve_target
+from mnas.latency import host_table_name, op_keys, resolve_target
 from mnas.latency._builder import arch_id, call_overhead_ms
 from mnas.latency._key_model import key_example, key_model, seed_of
 from mnas.latency._validate import reference_archs, validation_archs
@@ -54,7 +54,6 @@ from mnas.latency.runners._litert_convert import io_example, io_layout
 from mnas.models import build
 from mnas.spaces import load_space
 
-TABLE = "latency_tables/host-amd-epyc-litert-1t.json"
 now = time.thread_time_ns
 
 
@@ -102,7 +101,7 @@ def _key_features(key: Any) -> dict[str, int]:
 
 def measure(args: argparse.Namespace) -> None:
     space = load_space("mobilenetv1")
-    table = resolve_target(TABLE)
+    table = resolve_target(args.table)
     calib = reference_archs(table, space, 24)
     valid = validation_archs(space, 30, seed=0)
     assert len(calib) == 24
@@ -174,7 +173,7 @@ def measure(args: argparse.Namespace) -> None:
                 "table_sum_ms": sum(table.unit_ms(t) for t in texts) + table.call_overhead_ms,
                 "table_measured_ms": (table.header.extra["calibration_networks"][ident]
                                       ["measured_ms"] if group == "calibration" else None)})
-    data = {"date": dt.datetime.now(dt.UTC).isoformat(), "table": TABLE,
+    data = {"date": dt.datetime.now(dt.UTC).isoformat(), "table": str(table.path),
             "rounds": args.rounds, "repeats": args.repeats, "cold_repeats": args.cold,
             "chain_repeats": args.chain, "converted": converted,
             "seconds": time.monotonic() - start, "call_overhead_ms": overhead,
@@ -333,6 +332,8 @@ def report(data: dict[str, Any], path: str, other: dict[str, Any] | None = None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", default=host_table_name("litert", 1),
+                        help="the LiteRT table (default: this host's)")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--cold", type=int, default=3, help="cold runs per key per round")

@@ -15,7 +15,7 @@ def predicted_host_latency(arch: Arch, runtime: str = "onnxruntime") -> tuple[fl
     """``(ms, description)`` from this host's latency table of ``runtime``, or ``(None, why not)``.
 
     Uses ``mnas.latency.predict(arch, target=...)`` with ``host`` for onnxruntime and this
-    host's ``<runtime>`` table otherwise (e.g. ``host-amd-epyc-litert-1t`` for a ``.tflite``
+    host's ``<runtime>`` table otherwise (e.g. ``host-amd-epyc-f25m1-litert-1t`` for a ``.tflite``
     timed with LiteRT); when the table is missing the description says how to build one.
     """
     target = "host" if runtime == "onnxruntime" else host_table_name(runtime, 1)
@@ -30,4 +30,6 @@ def predicted_host_latency(arch: Arch, runtime: str = "onnxruntime") -> tuple[fl
         estimate = predict(arch, target=target)
     except MnasError as err:
         return None, f"unavailable ({err})"
-    return float(estimate.latency_ms), estimate.describe()
+    statistic = resolve_target(target).header.statistic
+    run = {"min": "the fastest run", "median": "the median run"}.get(statistic, statistic)
+    return float(estimate.latency_ms), f"{estimate.describe()}, of {run}"

@@ -32,13 +32,15 @@ class FreshRun:
 
     Attributes:
         output: The exported model's output on the input batch.
-        median_ms: Median single-image latency, when timing was asked for.
+        median_ms: Median single-image latency (wall clock), when timing was asked for.
+        min_ms: The fastest of those runs.
         runtime: The runtime that was timed, in words (``onnxruntime 1.32.0, 1 thread``).
         repeats: How many timed runs the median is over.
     """
 
     output: Any
     median_ms: float | None = None
+    min_ms: float | None = None
     runtime: str | None = None
     repeats: int = 0
 
@@ -85,7 +87,7 @@ def run_in_fresh_process(request: dict[str, Any], batch: Any, workdir: Path) -> 
     report = json.loads(Path(request["report"]).read_text(encoding="utf-8"))
     output = load_file(request["output"])["output"]
     return FreshRun(output=output, median_ms=report.get("median_ms"),
-                    runtime=report.get("runtime"), repeats=report.get("repeats", 0))
+                    min_ms=report.get("min_ms"), runtime=report.get("runtime"), repeats=report.get("repeats", 0))
 
 
 # ------------------------------------------------------------------ child side
@@ -103,7 +105,8 @@ def load_generated_module(path: str | os.PathLike[str]) -> Any:
     return module
 
 
-def _time(run_once: Callable[[], Any], timing: dict[str, Any]) -> tuple[float, int]:
+def _time(run_once: Callable[[], Any], timing: dict[str, Any]) -> dict[str, Any]:
+    """``median_ms``, ``min_ms`` (wall clock) and ``repeats`` of ``run_once`` after warm-up."""
     for _ in range(int(timing["warmup"])):
         run_once()
     samples: list[float] = []
@@ -114,7 +117,8 @@ def _time(run_once: Callable[[], Any], timing: dict[str, Any]) -> tuple[float, i
         samples.append((time.perf_counter() - start) * 1000.0)
         if len(samples) >= 5 and time.perf_counter() > deadline:
             break
-    return statistics.median(samples), len(samples)
+    return {"median_ms": statistics.median(samples), "min_ms": min(samples),
+            "repeats": len(samples)}
 
 
 def _run_torch(request: dict[str, Any], x: Any) -> Any:
@@ -151,8 +155,7 @@ def _run_onnx(request: dict[str, Any], x: Any, report: dict[str, Any]) -> Any:
     out = torch.from_numpy(session.run(None, {name: x.numpy()})[0])
     if request.get("timing"):
         one = x[:1].numpy()
-        median, repeats = _time(lambda: session.run(None, {name: one}), request["timing"])
-        report.update(median_ms=median, repeats=repeats,
+        report.update(**_time(lambda: session.run(None, {name: one}), request["timing"]),
                       runtime=f"onnxruntime {ort.__version__}, 1 thread")
     return out
 
@@ -178,9 +181,8 @@ def _run_executorch(request: dict[str, Any], x: Any, report: dict[str, Any]) -> 
     outs = [method.execute([x[i:i + 1].contiguous()])[0] for i in range(x.shape[0])]
     if request.get("timing"):
         one = [x[:1].contiguous()]
-        median, repeats = _time(lambda: method.execute(one), request["timing"])
         version = importlib.metadata.version("executorch")
-        report.update(median_ms=median, repeats=repeats,
+        report.update(**_time(lambda: method.execute(one), request["timing"]),
                       runtime=f"executorch {version}, XNNPACK, {threads}")
     return torch.cat([torch.as_tensor(o) for o in outs])
 
@@ -204,8 +206,7 @@ def _run_tflite(request: dict[str, Any], x: Any, report: dict[str, Any]) -> Any:
     outs = [torch.from_numpy(run(x[i:i + 1].contiguous().numpy())) for i in range(x.shape[0])]
     if request.get("timing"):
         interpreter.set_tensor(source, x[:1].contiguous().numpy())
-        median, repeats = _time(interpreter.invoke, request["timing"])
-        report.update(median_ms=median, repeats=repeats,
+        report.update(**_time(interpreter.invoke, request["timing"]),
                       runtime=f"litert {litert_version()}, XNNPACK, 1 thread")
     return torch.cat(outs)
 

@@ -66,6 +66,7 @@ __all__ = [
     "TableBuilder",
     "build_table",
     "calibration_archs",
+    "calibration_points",
     "call_overhead_ms",
     "enumerate_space_keys",
     "estimate_macs",
@@ -631,15 +632,7 @@ class TableBuilder:
     def _fit(self, table: LatencyTable) -> Any:
         networks = table.header.extra.get("calibration_networks") or {}
         statistic = table.header.statistic
-        points = []
-        for ident, record in networks.items():
-            keys = record.get("keys") or []
-            if keys and all(k in table.entries for k in keys):
-                total = sum(table.unit_ms(k) for k in keys)
-                weights = sum(OpKey.parse(k).weights for k in keys)
-                points.append(CalibrationPoint(sum_ms=total, measured_ms=record["measured_ms"],
-                                               name=record.get("name", ident),
-                                               mweights=weights / 1e6))
+        points = calibration_points(table, networks)
         if not points:
             return None
         threshold = self.runner.weights_threshold
@@ -654,6 +647,28 @@ class TableBuilder:
         band = max(0.05, math.ceil((calibration.max_abs_pct_err or 0) * 100) / 100)
         table.header = replace(table.header, error_band=min(band, 0.5))
         return calibration
+
+
+def calibration_points(table: LatencyTable, networks: dict[str, dict[str, Any]]
+                       ) -> list[CalibrationPoint]:
+    """One calibration point per whole network whose every key ``table`` has.
+
+    Args:
+        table: The table whose entries are summed (less the call overhead).
+        networks: Whole networks by id, each a record with ``keys`` (its op keys),
+            ``measured_ms`` and optionally ``name``, as in the header's
+            ``calibration_networks``.
+    """
+    points = []
+    for ident, record in networks.items():
+        keys = record.get("keys") or []
+        if keys and all(k in table.entries for k in keys):
+            total = sum(table.unit_ms(k) for k in keys)
+            weights = sum(OpKey.parse(k).weights for k in keys)
+            points.append(CalibrationPoint(sum_ms=total, measured_ms=record["measured_ms"],
+                                           name=record.get("name", ident),
+                                           mweights=weights / 1e6))
+    return points
 
 
 class _PassThrough(nn.Module):

@@ -15,6 +15,14 @@ report adds every metric with the predictions scaled by that one factor (``scale
 The headline metrics are always the unscaled ones: on this project's VM the factor of 8
 references was itself too noisy to improve them reliably. The references are never among
 the networks under test.
+
+With ``recalibrate`` the report adds what the table would predict had its calibration been
+fitted now: the calibration of the same form (slope, intercept, weights term, ``w0`` where
+the runner fits one) is re-fitted on the references' timings of this round-robin, the
+table's entries unchanged, and every metric is computed again (``recalibrated``). That is
+what ``mnas latency build --recalibrate`` would store, measured at the same moments as the
+networks under test, so it separates the table's own error (entries and calibration form)
+from the machine's drift since the calibration was timed.
 """
 
 from __future__ import annotations
@@ -32,15 +40,21 @@ from mnas.latency._builder import (
     BuildSettings,
     arch_id,
     calibration_archs,
+    calibration_points,
     time_networks,
 )
+from mnas.latency._calibrate import fit_calibration
 from mnas.latency._host import cpu_model
 from mnas.latency._predictor import TablePredictor
 from mnas.latency._table import LatencyTable
 from mnas.latency.runners import Runner, make_host_runner
 
-__all__ = ["ValidationReport", "ValidationRow", "accuracy", "kendall_tau", "reference_archs",
+__all__ = ["MIN_RECALIBRATION_REFERENCES", "ValidationReport", "ValidationRow", "accuracy", "kendall_tau", "reference_archs",
            "runner_for_table", "validate_table", "validation_archs"]
+
+
+MIN_RECALIBRATION_REFERENCES = 6
+"""Reference networks a re-fitted calibration needs (its weights term needs 6 points)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +67,8 @@ class ValidationRow:
         measured_ms: The measurement, as the table's statistic (min or median).
         pct_err: ``(predicted - measured) / measured``.
         scaled_pct_err: ``(predicted * speed_factor - measured) / measured``.
+        recalibrated_ms: The prediction with the calibration re-fitted on the references'
+            timings of this validation (None without ``recalibrate``).
         median_ms: The median of all its timed runs (for reference).
         spread: How far the machine's speed moved while it was measured (its slowest
             round's fastest run over its fastest round's).
@@ -65,6 +81,7 @@ class ValidationRow:
     scaled_pct_err: float
     median_ms: float
     spread: float
+    recalibrated_ms: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +102,10 @@ class ValidationReport:
         references: Reference networks timed (0: no correction).
         scaled: ``mape``, ``within_10pct``, ``kendall_tau``, ``max_abs_pct_err`` of the
             predictions scaled by ``speed_factor`` (None without references).
+        recalibrated: The same metrics of the predictions with the calibration re-fitted on
+            the references timed now (None without ``recalibrate``).
+        recalibration: That calibration (``a``, ``b``, ``c``, ``w0``, ``n``, in-sample
+            ``mape`` and ``max_abs_pct_err``), None without ``recalibrate``.
     """
 
     target: str
@@ -98,6 +119,8 @@ class ValidationReport:
     speed_factor: float = 1.0
     references: int = 0
     scaled: dict[str, float] | None = None
+    recalibrated: dict[str, float] | None = None
+    recalibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``mnas latency validate --json``)."""
@@ -105,10 +128,13 @@ class ValidationReport:
             "target": self.target, "n": self.n, "mape": self.mape,
             "within_10pct": self.within_10pct, "kendall_tau": self.kendall_tau,
             "max_abs_pct_err": self.max_abs_pct_err, "speed_factor": self.speed_factor,
-            "references": self.references, "scaled": self.scaled, "settings": self.settings,
+            "references": self.references, "scaled": self.scaled,
+            "recalibrated": self.recalibrated, "recalibration": self.recalibration,
+            "settings": self.settings,
             "rows": [{"name": r.name, "predicted_ms": r.predicted_ms,
                       "measured_ms": r.measured_ms, "pct_err": r.pct_err,
                       "scaled_pct_err": r.scaled_pct_err,
+                      "recalibrated_ms": r.recalibrated_ms,
                       "median_ms": r.median_ms, "spread": r.spread}
                      for r in self.rows],
         }
@@ -179,10 +205,11 @@ def runner_for_table(table: LatencyTable) -> Runner:
             "the device itself, so it needs a table measured on this host (`mnas latency "
             "build --target host`)")
     if header.cpu != cpu_model():
+        flag = "" if header.runtime == "onnxruntime" else f" --runner {header.runtime}"
         raise MnasInputError(
             f"table {header.target!r} was measured on {header.cpu!r} but this host is "
             f"{cpu_model()!r}; validate on the device the table was measured on, or build "
-            "this host's table with `mnas latency build --target host`")
+            f"this host's table with `mnas latency build --target host{flag}`")
     clock = header.extra.get("clock")
     runner = make_host_runner(header.runtime, threads=header.threads,
                               clock=clock if isinstance(clock, str) else None)
@@ -198,7 +225,8 @@ def runner_for_table(table: LatencyTable) -> Runner:
 def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner | None = None,
                    settings: BuildSettings | None = None, progress: bool = False,
                    extra_settings: dict[str, Any] | None = None,
-                   references: Sequence[Arch] = ()) -> ValidationReport:
+                   references: Sequence[Arch] = (), recalibrate: bool = False
+                   ) -> ValidationReport:
     """Predict and measure every arch; compare.
 
     Args:
@@ -208,6 +236,8 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
         references: Calibration networks of ``table`` to re-time in the same round-robin
             (see :func:`reference_archs`); their median now/then ratio gives the
             ``scaled`` metrics. Empty: none.
+        recalibrate: Also re-fit the calibration on the references' timings and report
+            its predictions (``recalibrated``); needs at least 6 references.
         settings: Whole-network timing (warm-up, repeats per round, rounds).
         progress: Show a progress bar.
         extra_settings: Recorded in the report (space, seed).
@@ -223,6 +253,11 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
     tested = {arch_id(arch) for arch in archs}
     references = [ref for ref in references
                   if arch_id(ref) in records and arch_id(ref) not in tested]
+    if recalibrate and len(references) < MIN_RECALIBRATION_REFERENCES:
+        raise MnasInputError(
+            f"recalibrating needs at least {MIN_RECALIBRATION_REFERENCES} of the table's "
+            f"calibration networks as references, got {len(references)}; pass --references "
+            f"{len(records)} (this table has {len(records)} calibration networks)")
     on_round: Callable[[int], None] | None = None
     on_convert: Callable[[int, int], None] | None = None
     bar: Any = None
@@ -249,13 +284,27 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
     ratios = sorted(timing.timing.value(statistic) / records[arch_id(ref)]["measured_ms"]
                     for ref, timing in zip(references, timings[len(archs):], strict=True))
     speed = statistics.median(ratios) if ratios else 1.0
+    refit: dict[str, Any] | None = None
+    repredicted: list[float | None] = [None] * len(archs)
+    if recalibrate:
+        now = {arch_id(ref): {**records[arch_id(ref)], "measured_ms": t.timing.value(statistic)}
+               for ref, t in zip(references, timings[len(archs):], strict=True)}
+        calibration = fit_calibration(calibration_points(table, now), weights_term=True,
+                                      weights_threshold=runner.weights_threshold,
+                                      source="re-fitted by `mnas latency validate`")
+        refit = {"a": calibration.a, "b": calibration.b, "c": calibration.c,
+                 "w0": calibration.w0, "n": calibration.n, "mape": calibration.mape,
+                 "max_abs_pct_err": calibration.max_abs_pct_err}
+        recalibrated = TablePredictor(table.with_calibration(calibration))
+        repredicted = [recalibrated.predict_ms(arch) for arch in archs]
     rows = []
-    for arch, pred, measured in zip(archs, predicted, timings, strict=False):
+    for arch, pred, again, measured in zip(archs, predicted, repredicted, timings, strict=False):
         value = measured.timing.value(statistic)
         rows.append(ValidationRow(name=arch.name, predicted_ms=pred, measured_ms=value,
                                   pct_err=(pred - value) / value,
                                   scaled_pct_err=(pred * speed - value) / value,
-                                  median_ms=measured.timing.median_ms, spread=measured.spread))
+                                  median_ms=measured.timing.median_ms, spread=measured.spread,
+                                  recalibrated_ms=again))
     measured_ms = [r.measured_ms for r in rows]
     raw = accuracy([r.predicted_ms for r in rows], measured_ms)
     return ValidationReport(
@@ -265,6 +314,9 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
         speed_factor=speed, references=len(ratios),
         scaled=(accuracy([r.predicted_ms * speed for r in rows], measured_ms)
                 if ratios else None),
+        recalibrated=(accuracy([r.recalibrated_ms for r in rows if r.recalibrated_ms is not None],
+                               measured_ms) if refit else None),
+        recalibration=refit,
         settings={"statistic": statistic, "network_warmup": settings.network_warmup,
                   "network_repeats": settings.network_repeats,
                   "network_rounds": settings.network_rounds, **(extra_settings or {})})

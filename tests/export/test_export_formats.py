@@ -51,7 +51,10 @@ def test_searched_arch_round_trips_with_weights(fmt: str, tmp_path: Path) -> Non
         assert result.host_latency is not None and result.host_latency.measured_ms > 0
         line = "\n".join(result.summary_lines())
         runtime = {"onnx": "onnxruntime", "executorch": "executorch", "tflite": "litert"}[fmt]
-        assert f"ms measured on host ({runtime} " in line
+        fastest = result.host_latency.fastest_ms
+        assert fastest is not None and 0 < fastest <= result.host_latency.measured_ms
+        assert f"ms fastest) of {result.host_latency.repeats} runs measured on host ({runtime} " \
+            in line
         assert "predicted: " in line
     else:
         assert result.host_latency is None

@@ -73,3 +73,19 @@ def test_host_name_is_cpu_runtime_threads() -> None:
     assert host_table_name("onnxruntime", 1).endswith("-onnxruntime-1t")
     assert _slug("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz") == "intel-core-i7-8700"
     assert _slug("AMD EPYC 7B13 64-Core Processor") == "amd-epyc-7b13"
+    assert _slug("AMD EPYC (family 25, model 17)") == "amd-epyc-f25m17"
+    assert _slug("Intel(R) Xeon(R) CPU @ 2.20GHz (family 6, model 85)") == "intel-xeon-f6m85"
+
+
+def test_cpu_identity_tells_generations_behind_one_masked_name_apart() -> None:
+    from mnas.latency._host import cpu_identity
+
+    zen3 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n" \
+           "model name\t: AMD EPYC\nstepping\t: 1\n\nprocessor\t: 1\ncpu family\t: 25\n" \
+           "model\t\t: 1\nmodel name\t: AMD EPYC\n"
+    zen4 = zen3.replace("model\t\t: 1", "model\t\t: 17")
+    assert cpu_identity(zen3) == "AMD EPYC (family 25, model 1)"
+    assert cpu_identity(zen4) == "AMD EPYC (family 25, model 17)"
+    # an ARM board's cpuinfo has no family: the name alone
+    arm = "processor\t: 0\nBogoMIPS\t: 108.00\nCPU implementer\t: 0x41\nHardware\t: BCM2835\n"
+    assert cpu_identity(arm) == "BCM2835"

@@ -14,7 +14,7 @@ from mnas.spaces import load_space
 
 TABLES = Path(__file__).resolve().parents[2] / "latency_tables"
 HOST = TABLES / "host-amd-epyc-onnxruntime-1t.json"  # the shipped host table (any CPU)
-LITERT = TABLES / "host-amd-epyc-litert-1t.json"  # calibrated with a weights threshold w0
+LITERT = TABLES / "host-amd-epyc-f25m1-litert-1t.json"  # calibrated with a weights threshold w0
 
 
 @pytest.mark.parametrize(("space_name", "table"), [

@@ -150,3 +150,43 @@ def test_reference_archs_are_the_tables_own_calibration_networks(tmp_path: Path)
         arch_id(a): {"measured_ms": 1.0} for a in (drawn[5], drawn[2], drawn[9])}
     assert reference_archs(table, space, 8) == [drawn[2], drawn[5], drawn[9]]
     assert reference_archs(table, space, 2) == [drawn[2], drawn[5]]
+
+
+def test_recalibrating_refits_the_calibration_on_the_references_timed_now(
+        tmp_path: Path) -> None:
+    from mnas.latency._builder import calibration_archs
+
+    space = load_space("mobilenetv3")
+    calib = [a.replace(resolution=32) for a in calibration_archs(space, 8, seed=0)]
+    rng = random.Random(7)
+    archs = [space.random_arch(rng).replace(resolution=32, name=f"a{i}") for i in range(5)]
+    settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, checkpoint_s=0.0,
+                             network_repeats=2, network_rounds=2, passes=1)
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t",
+                 keys=unique_op_keys([*archs, *calib]), networks=calib,
+                 settings=settings).run()
+    table = load_table(path)
+    stored = table.calibration
+    steady = validate_table(table, archs, runner=FakeRunner(), settings=settings,
+                            references=calib, recalibrate=True)
+    slow = validate_table(table, archs, runner=_SlowerRunner(1.25), settings=settings,
+                          references=calib, recalibrate=True)
+    # on the machine of the build the re-fit is the stored calibration
+    assert steady.recalibration["n"] == 8 == stored.n
+    assert steady.recalibration["a"] == pytest.approx(stored.a)
+    assert [r.recalibrated_ms for r in steady.rows] == pytest.approx(
+        [r.predicted_ms for r in steady.rows])
+    # 25% slower throughout: every coefficient is re-fitted 1.25x, so its predictions are as
+    # good as the stored calibration's on the steady machine, and the table is unchanged
+    assert slow.recalibration["a"] == pytest.approx(1.25 * stored.a)
+    assert [r.recalibrated_ms for r in slow.rows] == pytest.approx(
+        [1.25 * r.predicted_ms for r in slow.rows])
+    assert slow.recalibrated["mape"] == pytest.approx(steady.mape)
+    assert slow.mape > steady.mape + 0.1 and load_table(path).calibration == stored
+    assert slow.to_dict()["recalibration"]["n"] == 8
+    assert validate_table(table, archs, runner=FakeRunner(),
+                          settings=settings).recalibrated is None
+    with pytest.raises(MnasInputError, match="at least 6"):
+        validate_table(table, archs, runner=FakeRunner(), settings=settings,
+                       references=calib[:5], recalibrate=True)
