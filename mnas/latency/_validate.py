@@ -191,6 +191,14 @@ def reference_archs(table: LatencyTable, space: Any, n: int, *, seed: int = 0) -
     return found[:n]
 
 
+def _interleaved(tested: int, references: int) -> list[int]:
+    """Indices into ``[*tested, *references]`` with the references spread evenly among
+    the networks under test (each at its fraction of the way through its own list)."""
+    slots = [((i + 0.5) / tested, i) for i in range(tested)]
+    slots += [((j + 0.5) / references, tested + j) for j in range(references)]
+    return [index for _, index in sorted(slots)]
+
+
 def runner_for_table(table: LatencyTable) -> Runner:
     """A host runner set up as the table was measured.
 
@@ -258,6 +266,11 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
             f"recalibrating needs at least {MIN_RECALIBRATION_REFERENCES} of the table's "
             f"calibration networks as references, got {len(references)}; pass --references "
             f"{len(records)} (this table has {len(records)} calibration networks)")
+    # The references must see the machine the networks under test see: time them all in
+    # one round-robin where that fits in memory, else spread them over every group.
+    order = _interleaved(len(archs), len(references))
+    items = [*archs, *references]
+    group = len(items) if len(items) <= 2 * NETWORK_GROUP else NETWORK_GROUP
     on_round: Callable[[int], None] | None = None
     on_convert: Callable[[int, int], None] | None = None
     bar: Any = None
@@ -268,19 +281,20 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
         bar = Progress(console=Console(stderr=True), transient=True)
         bar.start()
         task = bar.add_task("measuring networks (round-robin)",
-                            total=settings.network_rounds
-                            * -(-(len(archs) + len(references)) // NETWORK_GROUP))
+                            total=settings.network_rounds * -(-len(items) // group))
         on_round = lambda _done: bar.advance(task)  # noqa: E731
         converting = bar.add_task("converting (cached on disk)", total=None, visible=False)
         on_convert = lambda done, total: bar.update(  # noqa: E731
             converting, completed=done, total=total, visible=total > 0)
     try:
-        timings = time_networks(runner, [*archs, *references], settings=settings,
-                                batch=table.header.batch, on_round=on_round,
-                                on_convert=on_convert)
+        timed = time_networks(runner, [items[i] for i in order], settings=settings,
+                              batch=table.header.batch, group=group, on_round=on_round,
+                              on_convert=on_convert)
     finally:
         if bar is not None:
             bar.stop()
+    timings = [timing for _, timing in sorted(zip(order, timed, strict=True),
+                                              key=lambda pair: pair[0])]
     ratios = sorted(timing.timing.value(statistic) / records[arch_id(ref)]["measured_ms"]
                     for ref, timing in zip(references, timings[len(archs):], strict=True))
     speed = statistics.median(ratios) if ratios else 1.0

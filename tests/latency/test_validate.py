@@ -190,3 +190,39 @@ def test_recalibrating_refits_the_calibration_on_the_references_timed_now(
     with pytest.raises(MnasInputError, match="at least 6"):
         validate_table(table, archs, runner=FakeRunner(), settings=settings,
                        references=calib[:5], recalibrate=True)
+
+
+def test_references_share_the_round_robin_of_the_networks_under_test(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnas.latency import _validate
+    from mnas.latency._builder import arch_id, calibration_archs, time_networks
+
+    space = load_space("mobilenetv3")
+    calib = [a.replace(resolution=32) for a in calibration_archs(space, 6, seed=0)]
+    rng = random.Random(7)
+    archs = [space.random_arch(rng).replace(resolution=32, name=f"a{i}") for i in range(9)]
+    settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, checkpoint_s=0.0,
+                             network_repeats=2, network_rounds=2, passes=1)
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t",
+                 keys=unique_op_keys([*archs, *calib]), networks=calib,
+                 settings=settings).run()
+    calls: list[tuple[list[str], int]] = []
+
+    def recording(runner, networks, **kwargs):
+        calls.append(([arch_id(a) for a in networks], kwargs["group"]))
+        return time_networks(runner, networks, **kwargs)
+
+    monkeypatch.setattr(_validate, "time_networks", recording)
+    plain = validate_table(load_table(path), archs, runner=FakeRunner(), settings=settings)
+    mixed = validate_table(load_table(path), archs, runner=FakeRunner(), settings=settings,
+                           references=calib)
+    (order, group), = calls[1:]
+    refs = {arch_id(a) for a in calib}
+    assert group == 15 == len(order)  # all 15 in one round-robin
+    flags = [ident in refs for ident in order]
+    assert flags != sorted(flags) and not flags[0]  # spread among them, not appended
+    # the rows come back in the order of the networks under test, with their own timings
+    assert [r.name for r in mixed.rows] == [a.name for a in archs]
+    assert [r.measured_ms for r in mixed.rows] == pytest.approx(
+        [r.measured_ms for r in plain.rows])
