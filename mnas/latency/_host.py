@@ -22,7 +22,8 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["cpu_affinity_mask", "cpu_identity", "cpu_model", "host_table_name", "set_cpu_affinity"]
+__all__ = ["cpu_affinity_mask", "cpu_identity", "cpu_model", "host_table_name",
+           "set_cpu_affinity"]
 
 
 @functools.lru_cache(maxsize=1)

@@ -49,8 +49,9 @@ from mnas.latency._predictor import TablePredictor
 from mnas.latency._table import LatencyTable
 from mnas.latency.runners import Runner, make_host_runner
 
-__all__ = ["MIN_RECALIBRATION_REFERENCES", "ValidationReport", "ValidationRow", "accuracy", "kendall_tau", "reference_archs",
-           "runner_for_table", "validate_table", "validation_archs"]
+__all__ = ["MIN_RECALIBRATION_REFERENCES", "ValidationReport", "ValidationRow", "accuracy",
+           "kendall_tau", "reference_archs", "runner_for_table", "validate_table",
+           "validation_archs"]
 
 
 MIN_RECALIBRATION_REFERENCES = 6
