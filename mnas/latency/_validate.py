@@ -296,14 +296,14 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
             bar.stop()
     timings = [timing for _, timing in sorted(zip(order, timed, strict=True),
                                               key=lambda pair: pair[0])]
-    ratios = sorted(timing.timing.value(statistic) / records[arch_id(ref)]["measured_ms"]
-                    for ref, timing in zip(references, timings[len(archs):], strict=True))
+    now_ms = [(arch_id(ref), timing.timing.value(statistic))
+              for ref, timing in zip(references, timings[len(archs):], strict=True)]
+    ratios = sorted(ms / records[ident]["measured_ms"] for ident, ms in now_ms)
     speed = statistics.median(ratios) if ratios else 1.0
     refit: dict[str, Any] | None = None
     repredicted: list[float | None] = [None] * len(archs)
     if recalibrate:
-        now = {arch_id(ref): {**records[arch_id(ref)], "measured_ms": t.timing.value(statistic)}
-               for ref, t in zip(references, timings[len(archs):], strict=True)}
+        now = {ident: {**records[ident], "measured_ms": ms} for ident, ms in now_ms}
         calibration = fit_calibration(calibration_points(table, now), weights_term=True,
                                       weights_threshold=runner.weights_threshold,
                                       source="re-fitted by `mnas latency validate`")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from latency_fakes import FakeRunner
 
+from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.latency import load_table, unique_op_keys
 from mnas.latency._builder import BuildSettings, TableBuilder
@@ -95,6 +96,27 @@ def test_networks_are_timed_round_robin_and_a_slow_spell_does_not_count() -> Non
     assert grouped.order == [1, 2, 3] + [1, 2, 3] * 5 + [4] + [4] * 5
 
 
+VALIDATE_SETTINGS = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, checkpoint_s=0.0,
+                                  network_repeats=2, network_rounds=2, passes=1)
+
+
+def _fake_table(tmp_path: Path, *, calibration: int, tested: int
+                ) -> tuple[Path, list[Arch], list[Arch]]:
+    """A table built on the fake device with ``calibration`` networks of ``mobilenetv3`` (32
+    px), and ``tested`` other networks it has every key of: ``(path, calibration, tested)``."""
+    from mnas.latency._builder import calibration_archs
+
+    space = load_space("mobilenetv3")
+    calib = [a.replace(resolution=32) for a in calibration_archs(space, calibration, seed=0)]
+    rng = random.Random(7)
+    archs = [space.random_arch(rng).replace(resolution=32, name=f"a{i}") for i in range(tested)]
+    path = tmp_path / "t.json"
+    TableBuilder(path=path, runner=FakeRunner(), target="t",
+                 keys=unique_op_keys([*archs, *calib]), networks=calib,
+                 settings=VALIDATE_SETTINGS).run()
+    return path, calib, archs
+
+
 class _SlowerRunner(FakeRunner):
     """The same fake device, now running ``factor`` times slower throughout."""
 
@@ -107,17 +129,8 @@ class _SlowerRunner(FakeRunner):
 
 
 def test_reference_networks_scale_predictions_to_the_speed_now(tmp_path: Path) -> None:
-    from mnas.latency._builder import calibration_archs
-
-    space = load_space("mobilenetv3")
-    calib = [a.replace(resolution=32) for a in calibration_archs(space, 6, seed=0)]
-    rng = random.Random(7)
-    archs = [space.random_arch(rng).replace(resolution=32, name=f"a{i}") for i in range(5)]
-    settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, checkpoint_s=0.0,
-                             network_repeats=2, network_rounds=2, passes=1)
-    path = tmp_path / "t.json"
-    TableBuilder(path=path, runner=FakeRunner(), target="t", keys=unique_op_keys(archs),
-                 networks=calib, settings=settings).run()
+    path, calib, archs = _fake_table(tmp_path, calibration=6, tested=5)
+    settings = VALIDATE_SETTINGS
     table = load_table(path)
     steady = validate_table(table, archs, runner=FakeRunner(), settings=settings)
     slow = validate_table(table, archs, runner=_SlowerRunner(1.25), settings=settings,
@@ -154,18 +167,8 @@ def test_reference_archs_are_the_tables_own_calibration_networks(tmp_path: Path)
 
 def test_recalibrating_refits_the_calibration_on_the_references_timed_now(
         tmp_path: Path) -> None:
-    from mnas.latency._builder import calibration_archs
-
-    space = load_space("mobilenetv3")
-    calib = [a.replace(resolution=32) for a in calibration_archs(space, 8, seed=0)]
-    rng = random.Random(7)
-    archs = [space.random_arch(rng).replace(resolution=32, name=f"a{i}") for i in range(5)]
-    settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, checkpoint_s=0.0,
-                             network_repeats=2, network_rounds=2, passes=1)
-    path = tmp_path / "t.json"
-    TableBuilder(path=path, runner=FakeRunner(), target="t",
-                 keys=unique_op_keys([*archs, *calib]), networks=calib,
-                 settings=settings).run()
+    path, calib, archs = _fake_table(tmp_path, calibration=8, tested=5)
+    settings = VALIDATE_SETTINGS
     table = load_table(path)
     stored = table.calibration
     steady = validate_table(table, archs, runner=FakeRunner(), settings=settings,
@@ -195,18 +198,10 @@ def test_recalibrating_refits_the_calibration_on_the_references_timed_now(
 def test_references_share_the_round_robin_of_the_networks_under_test(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mnas.latency import _validate
-    from mnas.latency._builder import arch_id, calibration_archs, time_networks
+    from mnas.latency._builder import arch_id, time_networks
 
-    space = load_space("mobilenetv3")
-    calib = [a.replace(resolution=32) for a in calibration_archs(space, 6, seed=0)]
-    rng = random.Random(7)
-    archs = [space.random_arch(rng).replace(resolution=32, name=f"a{i}") for i in range(9)]
-    settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, checkpoint_s=0.0,
-                             network_repeats=2, network_rounds=2, passes=1)
-    path = tmp_path / "t.json"
-    TableBuilder(path=path, runner=FakeRunner(), target="t",
-                 keys=unique_op_keys([*archs, *calib]), networks=calib,
-                 settings=settings).run()
+    path, calib, archs = _fake_table(tmp_path, calibration=6, tested=9)
+    settings = VALIDATE_SETTINGS
     calls: list[tuple[list[str], int]] = []
 
     def recording(runner, networks, **kwargs):
