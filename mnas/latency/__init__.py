@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mnas.latency._calibrate import CalibrationPoint, fit_calibration, percent_errors
     from mnas.latency._host import cpu_model, host_table_name
     from mnas.latency._key_model import key_example, key_model
-    from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
+    from mnas.latency._opkey import OpKey, op_keys, resolution_key, unique_op_keys
     from mnas.latency._predictor import (
         BlockLatency,
         DeviceModel,
@@ -61,7 +61,7 @@ _EXPORTS = {
     "mnas.latency._calibrate": ("CalibrationPoint", "fit_calibration", "percent_errors"),
     "mnas.latency._host": ("cpu_model", "host_table_name"),
     "mnas.latency._key_model": ("key_example", "key_model"),
-    "mnas.latency._opkey": ("OpKey", "op_keys", "unique_op_keys"),
+    "mnas.latency._opkey": ("OpKey", "op_keys", "resolution_key", "unique_op_keys"),
     "mnas.latency._predictor": (
         "BlockLatency", "DeviceModel", "Estimate", "LatencyPredictor", "TablePredictor",
         "default_tables_dir", "list_targets", "predict", "resolve_target"
@@ -117,6 +117,7 @@ __all__ = [
     "list_targets",
     "load_table",
     "op_keys",
+    "resolution_key",
     "predict",
     "resolve_target",
     "time_networks",
