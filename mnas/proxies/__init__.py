@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mnas.proxies._base import (
     AccuracyProxy,
+    BatchScorer,
     Cost,
     ReportFn,
     TrainingProxy,
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_PROXY",
     "AccuracyProxy",
     "ArchCosts",
+    "BatchScorer",
     "BlockCost",
     "Cost",
     "FlopsProxy",
