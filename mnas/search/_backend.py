@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import optuna
 
@@ -22,6 +22,9 @@ from mnas.proxies import AccuracyProxy
 from mnas.search._config import SearchConfig
 from mnas.search._objective import make_proxy
 from mnas.search._run import Run, SearchResult
+
+if TYPE_CHECKING:
+    from mnas.search._batched import Evaluations
 
 __all__ = ["Backend", "TrialsRun", "run_search"]
 
@@ -31,15 +34,19 @@ class TrialsRun:
     """What a backend's :meth:`Backend.run_trials` hands back to the pipeline.
 
     Attributes:
-        study: The study holding every trial of the run (all invocations).
-        before: Finished trials before this invocation.
+        study: The study holding every trial of the run (all invocations); None for a
+            batched search.
+        evaluations: A batched search's record of every evaluation (all invocations);
+            None for a search of trials.
+        before: Finished trials (evaluations) before this invocation.
         interrupted: Ctrl-C stopped the trials: the outputs are written from what
             finished, then ``KeyboardInterrupt`` is raised again.
         resumed: Whether this invocation continued a search (None: the folder held one).
     """
 
-    study: optuna.Study
+    study: optuna.Study | None
     before: int
+    evaluations: Evaluations | None = None
     interrupted: bool = False
     resumed: bool | None = None
 
@@ -107,8 +114,8 @@ def run_search(config: SearchConfig, backend: Backend, *, progress: bool = True,
                extra=backend.settings())
     with run.locked():
         trials = backend.run_trials(run, estimator, progress=progress)
-        ranked, finished = run.finish(trials.study, estimator)
+        ranked, finished = run.finish(trials, estimator)
         if trials.interrupted:
             raise KeyboardInterrupt
-    return run.result(ranked, finished=len(finished), before=trials.before,
-                      resumed=trials.resumed)
+    return run.result(ranked, finished=finished, before=trials.before, resumed=trials.resumed,
+                      batched=trials.evaluations is not None)

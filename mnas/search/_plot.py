@@ -15,7 +15,7 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
                front: Sequence[tuple[float, float]],
                zoo: Sequence[tuple[str, float, float]],
                best: tuple[float, float] | None, budget_ms: float, proxy: str, device: str,
-               provenance: str) -> bytes:
+               provenance: str, total: int | None = None) -> bytes:
     """PNG bytes of the scatter of evaluated architectures.
 
     Args:
@@ -27,6 +27,7 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
         proxy: Proxy name (y label).
         device: Target name (x label).
         provenance: ``measured`` or ``estimated`` (x label).
+        total: How many architectures ``points`` were sampled from (default: all of them).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -34,6 +35,8 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
     fig = Figure(figsize=(7.5, 5.0), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
+    sample = (f" ({len(points):,} of {total:,} shown)"
+              if total is not None and total > len(points) else "")
     feas = [(x, y) for x, y, ok in points if ok]
     infeas = [(x, y) for x, y, ok in points if not ok]
     if infeas:
@@ -41,7 +44,7 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
         ax.scatter(xs, ys, s=8, c="#bbbbbb", label="over budget")
     if feas:
         xs, ys = zip(*feas, strict=True)
-        ax.scatter(xs, ys, s=10, c="#4c72b0", alpha=0.7, label="within budget")
+        ax.scatter(xs, ys, s=10, c="#4c72b0", alpha=0.7, label="within budget" + sample)
     if front:
         ax.step(*zip(*front, strict=True), where="post", c="#dd8452", lw=1.5,
                 label="Pareto front")
