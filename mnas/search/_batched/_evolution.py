@@ -66,6 +66,8 @@ class BatchSettings:
         fresh_share: Share of an island's part of a batch drawn uniformly at random.
         even_share: Share of a batch spread evenly over the islands (the rest goes by rank).
         draws: Candidates drawn per wanted one (the budget screen drops the rest).
+        rounds: Rounds of children per batch: an island still short of its share after a
+            round gets children one move further from their parents in the next.
     """
 
     batch_size: int = 256
@@ -78,10 +80,11 @@ class BatchSettings:
     fresh_share: float = 0.05
     even_share: float = 0.25
     draws: int = 4
+    rounds: int = 3
 
     def __post_init__(self) -> None:
         if min(self.batch_size, self.max_batch, self.growth, self.elite, self.max_moves,
-               self.draws) < 1:
+               self.draws, self.rounds) < 1:
             raise ValueError(f"batch sizes, growth, elite, max_moves and draws must be >= 1: "
                              f"{self}")
         for name in ("crossover", "local_share", "fresh_share", "even_share"):
@@ -172,14 +175,17 @@ class BatchedEvolution:
                 island.best = max(island.best, float(island.fitness[0]))
 
     # -------------------------------------------------------------- proposals
-    def _select(self, groups: list[_Group], n: int) -> Codes:
+    def _select(self, groups: list[_Group], n: int, taken: set[bytes] | None = None
+                ) -> tuple[Codes, list[int]]:
         """Up to ``n`` rows from ``groups`` (each at most its cap, each part at most its
-        limit, in order) that fit the budget and are new to the search and to one another.
+        limit, in order) that fit the budget and are new to the search, to ``taken``
+        (updated) and to one another; and how many each group gave.
 
         All candidates are screened and keyed in one vectorised pass."""
+        taken = set() if taken is None else taken
         parts = [codes for _, group in groups for codes, _ in group]
         if not parts:
-            return np.zeros((0, self.codec.width), dtype=np.int64)
+            return np.zeros((0, self.codec.width), dtype=np.int64), [0] * len(groups)
         codes = np.concatenate(parts)
         gen = self.generator
         ok = gen.feasible(codes)
@@ -188,8 +194,9 @@ class BatchedEvolution:
         for row, found in zip(feasible, gen.keys(codes[feasible]), strict=True):
             keys[int(row)] = found
         members = gen._member_set if gen.members is not None else None
-        seen, taken = self.seen, set()
+        seen = self.seen
         keep: list[int] = []
+        given: list[int] = []
         start = 0
         for cap, group in groups:
             in_group = 0
@@ -207,13 +214,15 @@ class BatchedEvolution:
                     got += 1
                     in_group += 1
                 start += len(part)
-        return codes[keep]
+            given.append(in_group)
+        return codes[keep], given
 
-    def _moves(self, parents: Codes, rng: np.random.Generator, *, pinned: bool) -> Codes:
-        """Each parent with 1 to ``max_moves`` one-choice mutations (1 + geometric); with
-        ``pinned`` the width and resolution stay."""
+    def _moves(self, parents: Codes, rng: np.random.Generator, *, pinned: bool,
+               extra: int = 0) -> Codes:
+        """Each parent with ``1 + extra`` to ``max_moves + extra`` one-choice mutations
+        (a geometric draw); with ``pinned`` the width and resolution stay."""
         fixed = self._shape_cols if pinned else ()
-        k = np.minimum(rng.geometric(0.5, size=len(parents)), self.settings.max_moves)
+        k = extra + np.minimum(rng.geometric(0.5, size=len(parents)), self.settings.max_moves)
         out = parents.copy()
         for step in range(int(k.max(initial=0))):
             sel = k > step
@@ -260,7 +269,7 @@ class BatchedEvolution:
         groups: list[_Group] = []
         around = 0
         if self.best_code is not None and s.local_share > 0:  # the overall best's neighbours
-            around = max(1, int(n * s.local_share / 2))
+            around = int(n * s.local_share / 2)
             groups.append((around, [(codec.neighbours(self.best_code), around)]))
         shares = {k: v for k, v in self._shares(n - around).items() if v > 0}
         grown = [k for k in shares if len(self.islands[k].elite)]
@@ -289,23 +298,15 @@ class BatchedEvolution:
             pinned = self._shape_cols
             twice = codec.mutate(codec.mutate(near, rng, fixed=pinned), rng, fixed=pinned)
             thrice = codec.mutate(twice, rng, fixed=pinned)
-            # children of each island's elite: crossovers and 1..max_moves moves
-            sizes = [max(1, c) * s.draws for c in child_n]
-            a, b = (np.concatenate([self.islands[k].elite[rng.integers(
-                len(self.islands[k].elite), size=m)] for k, m in zip(grown, sizes, strict=True)])
-                for _ in range(2))
-            cross = rng.random(len(a)) < s.crossover
-            mixed = np.where(rng.random(a.shape) < 0.5, a, b)
-            children = np.where(cross[:, None], mixed, self._moves(a, rng, pinned=True))
+            children = self._children(grown, [max(1, c) * s.draws for c in child_n], rng)
             fresh = self._per_island(grown, [f * 16 for f in fresh_n],
                                      lambda m: self._fresh(rng, m))
-            at_near = at_child = 0
+            at_near = 0
             for i, k in enumerate(grown):
                 moves = np.concatenate([twice[at_near:at_near + 2 * local[i]],
                                         thrice[at_near:at_near + local[i]]])
                 at_near += 2 * local[i]
-                kids = children[at_child:at_child + sizes[i]]
-                at_child += sizes[i]
+                kids = children[i]
                 plan: list[tuple[Codes, int]] = []
                 if local[i]:
                     plan.append((np.concatenate([codec.neighbours(best[i][0]), moves]),
@@ -315,8 +316,46 @@ class BatchedEvolution:
                     plan.append((fresh[i], fresh_n[i]))
                 plans[k] = plan
         groups += [(shares[k], plans[k]) for k in shares]
-        out = self._select(groups, n)
-        return out if len(out) else self._fallback()
+        taken: set[bytes] = set()
+        out, given = self._select(groups, n, taken)
+        chosen = [out]
+        # Islands short of their share (children that repeat what was evaluated, or go
+        # over the budget): more children, each a move further from its parents.
+        short = {k: shares[k] - g for k, g in zip(shares, given[len(groups) - len(shares):],
+                                                   strict=True)
+                 if g < shares[k] and len(self.islands[k].elite)}
+        for extra in range(1, s.rounds):
+            if not short:
+                break
+            keys = list(short)
+            further = self._children(keys, [short[k] * s.draws * 2 for k in keys], rng,
+                                     extra=extra)
+            more, got = self._select([(short[k], [(c, short[k])])
+                                      for k, c in zip(keys, further, strict=True)],
+                                     sum(short.values()), taken)
+            chosen.append(more)
+            short = {k: short[k] - g for k, g in zip(keys, got, strict=True) if g < short[k]}
+        out = np.concatenate(chosen)
+        return out if len(out) else self._fallback(n)
+
+    def _children(self, keys: list[tuple[int, int]], sizes: list[int],
+                  rng: np.random.Generator, *, extra: int = 0) -> list[Codes]:
+        """``sizes[i]`` children of island ``keys[i]``'s elite: uniform crossovers of two
+        elite parents (share ``crossover``) and parents with ``1 + extra`` or more moves."""
+        s = self.settings
+        a, b = (np.concatenate([self.islands[k].elite[rng.integers(
+            len(self.islands[k].elite), size=m)] for k, m in zip(keys, sizes, strict=True)])
+            for _ in range(2))
+        cross = rng.random(len(a)) < s.crossover
+        mixed = np.where(rng.random(a.shape) < 0.5, a, b)
+        if extra:
+            mixed = self._moves(mixed, rng, pinned=True, extra=extra - 1)
+        children = np.where(cross[:, None], mixed, self._moves(a, rng, pinned=True, extra=extra))
+        out, at = [], 0
+        for m in sizes:
+            out.append(children[at:at + m])
+            at += m
+        return out
 
     def _per_island(self, keys: list[tuple[int, int]], counts: list[int],
                     draw: Callable[[int], Codes]) -> list[Codes]:
@@ -335,11 +374,14 @@ class BatchedEvolution:
             return gen.fresh(rng, n, seen=self.seen)
         return self.codec.random(rng, n)
 
-    def _fallback(self) -> Codes:
-        """When nothing new was found: the neighbours of every island's fastest network and
-        of every island's best (empty when the space near the budget is exhausted)."""
-        centers = [island.fastest[0] for island in self.islands.values()]
-        centers += [island.elite[0] for island in self.islands.values() if len(island.elite)]
-        rows = np.concatenate([np.concatenate([c[None], self.codec.neighbours(c)])
-                               for c in centers])
-        return self._select([(len(rows), [(rows, len(rows))])], self.settings.batch_size)
+    def _fallback(self, n: int) -> Codes:
+        """When a batch found nothing new: fresh samples (many draws), then the neighbours of
+        every island's fastest network and elite (empty only when the networks within the
+        budget are all evaluated, or nearly: a small space's last few)."""
+        rng = np.random.default_rng([self.seed, self.batches, 1])
+        rows = [self._fresh(rng, max(n, 64) * 256)]
+        for island in self.islands.values():
+            for center in (*island.fastest, *island.elite):
+                rows += [center[None], self.codec.neighbours(center)]
+        found = np.concatenate(rows)
+        return self._select([(len(found), [(found, len(found))])], n)[0]
