@@ -23,7 +23,7 @@ from mnas.accuracy._model import AccuracyModel, load_accuracy_model
 from mnas.accuracy._shipped import DEFAULT_ESTIMATOR, list_shipped_models, shipped_models_dir
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
-from mnas.proxies import AccuracyProxy, get_proxy, list_proxies, proxy_class
+from mnas.proxies import AccuracyProxy, BatchScorer, get_proxy, list_proxies, proxy_class
 from mnas.spaces import SearchSpace
 
 __all__ = ["DefaultEstimator", "LabelsEstimator", "ModelEstimator", "describe_score",
@@ -70,6 +70,12 @@ class ModelEstimator(AccuracyProxy):
     def score_many(self, archs: list[Arch]) -> list[float]:
         """Predicted accuracies of ``archs`` (one matrix product)."""
         return [float(v) for v in self.model.predict_many(archs)[0]] if archs else []
+
+    def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
+        """Code rows of ``space`` scored in numpy (a model of this space's one-hot only)."""
+        from mnas.accuracy._batch import model_batch_scorer
+
+        return model_batch_scorer(self.model, space)
 
     def estimator_of(self, arch: Arch) -> AccuracyModel:
         """The model that scores ``arch`` (always :attr:`model`)."""
@@ -169,6 +175,17 @@ class DefaultEstimator(AccuracyProxy):
             if space is not None and space.params_of(arch) is not None:
                 return model
         return self._agnostic
+
+    def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
+        """Code rows of ``space`` scored in numpy when the model for its members is fitted on
+        this space's one-hot (see :mod:`mnas.accuracy._batch`), else None."""
+        from mnas.accuracy._batch import model_batch_scorer
+
+        for model in self._space_models:
+            scorer = model_batch_scorer(model, space)
+            if scorer is not None:
+                return scorer
+        return None
 
     def score_many(self, archs: list[Arch]) -> list[float]:
         """Predicted accuracies of ``archs``: one matrix product per model that scores some

@@ -13,42 +13,14 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import optuna
+from typing import Any, ClassVar
 
 from mnas.proxies import AccuracyProxy
 from mnas.search._config import SearchConfig
 from mnas.search._objective import make_proxy
-from mnas.search._run import Run, SearchResult
-
-if TYPE_CHECKING:
-    from mnas.search._batched import Evaluations
+from mnas.search._run import Run, SearchResult, TrialsRun
 
 __all__ = ["Backend", "TrialsRun", "run_search"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrialsRun:
-    """What a backend's :meth:`Backend.run_trials` hands back to the pipeline.
-
-    Attributes:
-        study: The study holding every trial of the run (all invocations); None for a
-            batched search.
-        evaluations: A batched search's record of every evaluation (all invocations);
-            None for a search of trials.
-        before: Finished trials (evaluations) before this invocation.
-        interrupted: Ctrl-C stopped the trials: the outputs are written from what
-            finished, then ``KeyboardInterrupt`` is raised again.
-        resumed: Whether this invocation continued a search (None: the folder held one).
-    """
-
-    study: optuna.Study | None
-    before: int
-    evaluations: Evaluations | None = None
-    interrupted: bool = False
-    resumed: bool | None = None
 
 
 class Backend(abc.ABC):

@@ -30,6 +30,7 @@ from mnas.accuracy import estimator_for_space
 from mnas.errors import MnasInputError
 from mnas.latency import TablePredictor, resolve_target
 from mnas.proxies import AccuracyProxy
+from mnas.search._batched._outputs import rank_evaluations, write_evaluation_outputs
 from mnas.search._budget import Fastest, fastest_arch, fastest_by_shape
 from mnas.search._config import SearchConfig, default_run_name
 from mnas.search._inputs import check_inputs, input_hashes
@@ -38,9 +39,9 @@ from mnas.search._outputs import Candidate, rank_candidates, write_outputs, writ
 from mnas.spaces import DEFAULT_SPACE, SearchSpace, load_space
 
 if TYPE_CHECKING:
-    from mnas.search._backend import TrialsRun
+    from mnas.search._batched._log import Evaluations
 
-__all__ = ["FINISHED_STATES", "STUDY_FILE", "STUDY_NAME", "Run", "SearchResult",
+__all__ = ["FINISHED_STATES", "STUDY_FILE", "STUDY_NAME", "Run", "SearchResult", "TrialsRun",
            "package_versions", "prepare", "provenance", "run_lock", "stored_config",
            "study_directions"]
 
@@ -79,6 +80,28 @@ class SearchResult:
     fastest: Fastest
     resumed: bool
     batched: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialsRun:
+    """What a backend's :meth:`Backend.run_trials` hands back to the pipeline.
+
+    Attributes:
+        study: The study holding every trial of the run (all invocations); None for a
+            batched search.
+        evaluations: A batched search's record of every evaluation (all invocations);
+            None for a search of trials.
+        before: Finished trials (evaluations) before this invocation.
+        interrupted: Ctrl-C stopped the trials: the outputs are written from what
+            finished, then ``KeyboardInterrupt`` is raised again.
+        resumed: Whether this invocation continued a search (None: the folder held one).
+    """
+
+    study: optuna.Study | None
+    before: int
+    evaluations: Evaluations | None = None
+    interrupted: bool = False
+    resumed: bool | None = None
 
 
 @contextlib.contextmanager
@@ -343,8 +366,6 @@ class Run:
             The ranked distinct candidates and the number of finished trials (evaluations).
         """
         if trials.evaluations is not None:
-            from mnas.search._batched import rank_evaluations, write_evaluation_outputs
-
             ranked = rank_evaluations(trials.evaluations, self.space, self.config,
                                       band=self.predictor.table.header.error_band)
             write_evaluation_outputs(self.dir, config=self.config,

@@ -103,3 +103,14 @@ def test_op_keys_of_an_ofa_subnet_are_note10_keys(shared_dir: Path) -> None:
     arch = load_space("ofa-mbv3").random_arch(__import__("random").Random(2)).replace(
         resolution=160)
     assert {str(k) for k in op_keys(arch)} <= keys
+
+
+def test_a_search_on_note10_runs_on_defaults(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from mnas.cli import main
+
+    assert main(["search", "--target", "note10", "--budget", "20ms", "--trials", "600",
+                 "--runs-dir", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated 600 candidates in batches" in out and "Samsung Galaxy Note10" in out
+    assert (tmp_path / "note10-20ms" / "best" / "arch.json").is_file()

@@ -20,8 +20,8 @@ import numpy.typing as npt
 from mnas._io import atomic_write_text
 from mnas.latency import TablePredictor
 from mnas.proxies import AccuracyProxy
+from mnas.search._batched._fitness import fitness
 from mnas.search._batched._log import Evaluations
-from mnas.search._batched._runner import fitness
 from mnas.search._config import SearchConfig
 from mnas.search._outputs import Candidate, ParetoPoints, write_front_and_best
 from mnas.spaces import ParamCodec, SearchSpace

@@ -28,6 +28,7 @@ from mnas.errors import MnasInputError, caused_by_interrupt
 from mnas.proxies import AccuracyProxy
 from mnas.search._backend import TrialsRun
 from mnas.search._batched._evolution import BatchedEvolution, BatchSettings
+from mnas.search._batched._fitness import fitness
 from mnas.search._batched._log import EVALUATIONS_FILE, EvaluationLog
 from mnas.search._batched._scoring import CodeScorer
 from mnas.search._budget import fastest_by_shape
@@ -36,7 +37,7 @@ from mnas.search._run import Run
 from mnas.search._samplers._candidates import CandidateGenerator
 from mnas.spaces import Codes
 
-__all__ = ["BatchProgress", "check_batched", "fitness", "run_batches", "uses_batches"]
+__all__ = ["BatchProgress", "check_batched", "run_batches", "uses_batches"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,15 +55,6 @@ class BatchProgress:
     evaluations: int
     best: float
     elapsed_s: float
-
-
-def fitness(config: SearchConfig, score: npt.NDArray[np.float64],
-            latency_ms: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """What the search maximises: the score (hard budget) or MnasNet's soft reward."""
-    if config.objective == "soft":
-        weight = np.where(score >= 0, config.soft_weight, -config.soft_weight)
-        return np.asarray(score * (latency_ms / config.budget_ms) ** weight, dtype=np.float64)
-    return score
 
 
 def _fastest_rows(run: Run, generator: CandidateGenerator, budget: float | None
