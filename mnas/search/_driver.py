@@ -1,4 +1,7 @@
-"""The in-process Optuna driver: run folder, storage, resume, dedup and progress.
+"""The in-process driver: run folder, storage, resume, dedup and progress of Optuna trials.
+
+(An analytic estimate is searched in batches instead, :mod:`mnas.search._batched`; what
+follows is about the trials of an expensive one.)
 
 Storage: the study lives in ``runs/NAME/study.log``, Optuna's ``JournalStorage`` on
 a ``JournalFileBackend`` (an append-only log, one JSON line per operation, each
