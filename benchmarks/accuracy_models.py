@@ -72,6 +72,7 @@ from mnas.accuracy._estimators import (  # noqa: E402
     shipped_models_dir,
 )
 from mnas.accuracy._multisource import fit_stage_model, pooled_within_tau  # noqa: E402
+from mnas.accuracy._quality import band_mask  # noqa: E402
 from mnas.arch import Arch, arch_costs  # noqa: E402
 from mnas.latency import TablePredictor, resolve_target  # noqa: E402
 from mnas.models import get_arch  # noqa: E402
@@ -381,6 +382,62 @@ def measure_macro(test: LabelSet, tested: Tested) -> list[str]:
     return out
 
 
+def select_settings(fit: LabelSet) -> list[str]:
+    """The validation sweep behind :data:`SOURCE_WEIGHT` and the model's defaults.
+
+    Only fit data: leave-one-recipe-out on timm and TF-slim (within-recipe tau), and the
+    in-band tau of a validation fifth of the Accel-NASBench fit split (record id % 5 == 1)
+    and of the last quarter of the OFA labels, each predicted by a fit without them.
+    The score is the mean of the four.
+    """
+    import itertools
+
+    from mnas.accuracy._anchored import fit_anchored
+    from mnas.accuracy._multisource import cross_validate_recipes
+    from mnas.accuracy._stages import StageEncoding
+
+    labels = imagenet_sources(fit)
+    encoding = StageEncoding()
+    x = encoding.encode_many([i.arch for i in labels.items])
+    y = np.asarray([i.accuracy for i in labels.items])
+    recipes = np.asarray([i.recipe for i in labels.items])
+    sources = np.asarray([i.source for i in labels.items])
+    ofa_rank = np.cumsum(sources == "ofa")
+    val = (((sources == "accel-nasbench") & np.asarray(
+        [i.source == "accel-nasbench" and record_id(i.arch) % 5 == 1 for i in labels.items]))
+           | ((sources == "ofa") & (ofa_rank > 0.75 * OFA_LABELS)))
+    train = ~val
+    macs = np.exp(x[:, 0])
+    weights = {"each 1": {}, "OFA x3": {"ofa": 3.0}, "timm, TF-slim x0.5":
+               {"timm": 0.5, "tfslim": 0.5}, "all but Accel-NASBench x2":
+               {"timm": 2.0, "tfslim": 2.0, "ofa": 2.0}}
+    lines = ["| source weights | tau_correction | tau_recipe | bound | timm | TF-slim | "
+             "Accel-NASBench val band | OFA val band | mean |", "|---|---|---|---|---|---|---|---|---|"]
+    results = []
+    for (wname, w), tau_c, tau_r, bound in itertools.product(
+            weights.items(), (0.5, 1.0, 3.0), (0.5, 1.0, 3.0), (1.5, 3.0)):
+        settings = {"tau_correction": tau_c, "tau_recipe": tau_r, "bound": bound,
+                    "source_weight": w}
+        cv = cross_validate_recipes(
+            x[train], y[train], recipes=list(recipes[train]), sources=list(sources[train]),
+            macs=macs[train], n_anchor=encoding.n_anchor, reference=REFERENCE,
+            settings=settings)
+        model = fit_anchored(x[train], y[train], recipes=list(recipes[train]),
+                             sources=list(sources[train]), n_anchor=encoding.n_anchor,
+                             reference=REFERENCE, **settings)
+        bands = []
+        for source in ("accel-nasbench", "ofa"):
+            rows = val & (sources == source)
+            band = band_mask(macs[rows])
+            bands.append(kendall((x[rows] @ model.weights)[band], y[rows][band]))
+        taus = [cv.per_source["timm"]["tau"], cv.per_source["tfslim"]["tau"], *bands]
+        results.append((float(np.mean(taus)), wname, tau_c, tau_r, bound, taus))
+    for mean, wname, tau_c, tau_r, bound, taus in sorted(results, reverse=True):
+        lines.append(f"| {wname} | {tau_c:g} | {tau_r:g} | {bound:g} | "
+                     + " | ".join(f"{t:.3f}" for t in taus) + f" | {mean:.4f} |")
+    return lines
+
+
 def measure_speed() -> list[str]:
     """Seconds to score 300 architectures of the default space (with their descriptions)."""
     from mnas.accuracy import describe_score
@@ -407,6 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="refit and write the default `imagenet` model")
     parser.add_argument("--write-all", action="store_true",
                         help="refit every shipped model (the others take ~8 minutes more)")
+    parser.add_argument("--select", action="store_true",
+                        help="also print the validation sweep behind the model's settings "
+                        "(about 5 minutes)")
     parser.add_argument("--out", default=str(HERE / "RESULTS-accuracy.md"))
     args = parser.parse_args(argv)
     import torch
@@ -442,6 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "## NAS-Bench-Macro, the 300 held-out networks (CIFAR-10 top-1)", "",
         *measure_macro(macro_test, tested), "",
         "## Cost", "", *measure_speed(), ""]
+    if args.select:
+        sections += ["## How the settings were chosen (validation on the fit data only)", "",
+                     *select_settings(fit), ""]
     if args.write or args.write_all:
         for name, tests in tested.items():  # measured on data the fit never saw
             model = load_shipped_model(name)

@@ -44,7 +44,7 @@ __all__ = ["SCALED_MIN_LABELS", "AnchoredRegressor", "anchored_from_dict", "fit_
 SCALED_MIN_LABELS = 100
 #: Default hyper-parameters (selected by leave-one-recipe-out cross-validation on the
 #: shipped labels; benchmarks/accuracy_models.py).
-DEFAULTS: dict[str, float] = {"tau_correction": 1.0, "tau_recipe": 1.0, "bound": 1.5}
+DEFAULTS: dict[str, float] = {"tau_correction": 1.0, "tau_recipe": 0.5, "bound": 1.5}
 _FLAT = 1e-6      # prior precision of source offsets (flat)
 _ANCHOR = 1e-4    # prior precision of anchor weights (nearly flat)
 

@@ -49,11 +49,13 @@ def synthetic() -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
 def test_recovers_recipe_offsets_and_known_effects(synthetic) -> None:
     x, y, recipes, sources = synthetic
     model = fit_anchored(x, y, recipes=recipes, sources=sources, n_anchor=ENC.n_anchor,
-                         reference="a1", tau_correction=3.0)
+                         reference="a1", tau_correction=3.0, tau_recipe=3.0)
     offset_gap = model.offsets["a2"] - model.offsets["a1"]
-    # the two recipes of source a are shrunk towards each other (prior sd 1 point): a
-    # hair below the true 2.5 with 80 labels each
-    assert offset_gap == pytest.approx(2.5, abs=0.1) and offset_gap < 2.5
+    assert offset_gap == pytest.approx(2.5, abs=0.05)
+    # the recipes of one source are shrunk towards each other by their prior
+    tight = fit_anchored(x, y, recipes=recipes, sources=sources, n_anchor=ENC.n_anchor,
+                         reference="a1", tau_correction=3.0, tau_recipe=0.3)
+    assert tight.offsets["a2"] - tight.offsets["a1"] < offset_gap
     se16 = model.weights[ENC.names.index("se@/16")]
     swish4 = model.weights[ENC.names.index("swish@/4")]
     assert se16 == pytest.approx(1.0, abs=0.15) and swish4 == pytest.approx(-0.5, abs=0.15)
