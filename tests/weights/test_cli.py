@@ -60,3 +60,10 @@ def test_extract_and_evaluate_on_imagenet_images(shared_dir: Path, tmp_path: Pat
     assert len(labels.items) == 1 and labels.items[0].accuracy == pytest.approx(
         measured["top1"], abs=1e-4)
     assert labels.items[0].arch.structure_key() == arch.structure_key()
+
+    # recalibrated statistics of random weights give logits in the hundreds: the export's
+    # check scales its bound with them (float32 cannot hold 1e-4 absolute there)
+    exported = _cli(capsys, "export", out["arch_file"], "--weights", tmp_path / "w.pt",
+                    "--format", "onnx", "-o", tmp_path / "m.onnx")
+    assert exported["max_abs_diff"] <= exported["tolerance"] == pytest.approx(
+        1e-4 * max(1.0, exported["output_scale"]))
