@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--split", default=None, metavar="NAME",
                         help="with a .npz holding a 'split' array: evaluate that split only")
     parser.add_argument("--images", type=positive_int, default=None, metavar="N",
-                        help="evaluate the first N images only")
+                        help="evaluate N images spread evenly over the data (every k-th)")
     parser.add_argument("--crop", type=_fraction, default=None, metavar="F",
                         help="centre-crop fraction (default 0.875 for a folder, 1.0 for a "
                              ".npz, whose images are taken as already cropped)")

@@ -121,14 +121,20 @@ def evaluate_model(model: nn.Module, images: ImageSet, *, resolution: int, crop:
         resolution: Input size.
         crop: Centre-crop fraction (see :func:`~mnas.evaluation.eval_batches`).
         batch_size: Images per forward pass.
-        limit: Evaluate the first ``limit`` images only.
+        limit: Evaluate ``limit`` images spread evenly over the data (every k-th; an
+            ImageFolder lists its images class by class, so the first ones would be biased).
         indices: Evaluate these images (overrides ``limit``).
 
     Raises:
         MnasInputError: A label outside the model's classes, or no images.
     """
-    chosen = list(indices) if indices is not None else list(range(
-        len(images) if limit is None else min(limit, len(images))))
+    if indices is not None:
+        chosen = list(indices)
+    elif limit is None or limit >= len(images):
+        chosen = list(range(len(images)))
+    else:  # spread evenly: a folder lists its images class by class
+        chosen = sorted({round(i * (len(images) - 1) / max(1, limit - 1))
+                         for i in range(limit)})
     if not chosen:
         raise MnasInputError(f"no images to evaluate in {images.source}")
     device = next(model.parameters()).device
@@ -150,6 +156,6 @@ def evaluate_model(model: nn.Module, images: ImageSet, *, resolution: int, crop:
             top5 += int((ranked == labels[:, None]).any(dim=1).sum())
     return Evaluation(images=len(chosen), top1_correct=top1, top5_correct=top5, k=k,
                       data=images.describe() if len(chosen) == len(images) else
-                      f"{images.describe()}, first {len(chosen)}",
+                      f"{images.describe()}, {len(chosen)} of them spread evenly",
                       preprocess=describe_eval_preprocess(resolution, crop),
                       resolution=resolution, device=str(device))

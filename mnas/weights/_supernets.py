@@ -270,18 +270,17 @@ class Supernet:
         if len(ds) != len(self.stages):
             raise MnasInputError(f"once-for-all subnet config: {self.name} needs "
                                  f"{len(self.stages)} depths in 'd', got {len(ds)}")
+        if len(ks) != self.slots or len(es) != self.slots:
+            raise MnasInputError(f"once-for-all subnet config: {self.name} needs {self.slots} "
+                                 f"values in 'ks' and 'e', got {len(ks)} and {len(es)}")
         kernels: list[int | None] = []
         expansions: list[int | None] = []
         slot = 0
         for stage, depth in zip(self.stages, ds, strict=True):
             for b in range(max(stage.depths)):
-                used = b < depth and slot + b < len(ks) and slot + b < len(es)
-                kernels.append(ks[slot + b] if used else None)
-                expansions.append(es[slot + b] if used else None)
+                kernels.append(ks[slot + b] if b < depth else None)
+                expansions.append(es[slot + b] if b < depth else None)
             slot += max(stage.depths)
-        if len(ks) != self.slots or len(es) != self.slots:
-            raise MnasInputError(f"once-for-all subnet config: {self.name} needs {self.slots} "
-                                 f"values in 'ks' and 'e', got {len(ks)} and {len(es)}")
         subnet = Subnet(kernels=tuple(kernels), expansions=tuple(expansions), depths=tuple(ds),
                         resolution=r)
         self._check_subnet(subnet)

@@ -68,6 +68,10 @@ def test_evaluate_counts_top1_and_topk_against_a_direct_count(tmp_path: Path) ->
     low, high = result.interval("top1")
     assert low <= result.top1 <= high
     assert "centre crop 16x16" in result.preprocess and "ImageNet mean/std" in result.preprocess
+    few = evaluate_model(model, images, resolution=16, crop=1.0, limit=4)
+    assert few.images == 4 and "4 of them spread evenly" in few.data  # images 0, 13, 26, 39
+    spread = [0, 13, 26, 39]
+    assert few.top1_correct == int((ranked[spread, 0] == images.labels[spread]).sum())
     test = open_images(tmp_path / "d.npz", split="test")
     assert len(test) == 20 and test.describe().endswith("split 'test', 20 images)")
     with pytest.raises(MnasInputError, match="no image of split 'val'; splits: test, train"):
