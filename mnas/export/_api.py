@@ -82,6 +82,8 @@ def check_tolerance(output_scale: float) -> float:
     subnet with recalibrated BatchNorm) give logits in the tens or hundreds, where 1e-4
     absolute would ask for less than float32's own precision."""
     return TOLERANCE * max(1.0, output_scale)
+
+
 SEED = 0
 """Seed of the initialisation used without weights, and of the check batch."""
 BATCH_SIZE = 2
