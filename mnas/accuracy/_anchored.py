@@ -21,9 +21,11 @@ of magnitude (4,825 Accel-NASBench networks, 61 of other families). The model is
 
 Each source weighs the same in total (``source_weight`` changes that), so thousands of
 rows of one benchmark do not drown a few dozen of other families. The fit is a
-weighted, bounded least-squares problem (SciPy's BVLS) with the priors as extra rows;
-the uncertainty is the posterior covariance of the reference offset and the shared
-weights (Laplace approximation at the optimum, noise from the weighted residuals).
+weighted, bounded least-squares problem (SciPy's BVLS) with the priors as extra rows,
+weighed against the data as if a label's noise were 1 point (the priors' widths were
+chosen by validation on that scale); the uncertainty is the posterior covariance of the
+reference offset and the shared weights (Laplace approximation at the optimum, with the
+noise of the weighted residuals).
 Prediction needs numpy only.
 """
 
@@ -187,7 +189,8 @@ def _fit(x: np.ndarray, y: np.ndarray, *, recipes: Sequence[str], sources: Seque
     scale = {s: 1.0 for s in src_names}
     offsets_x = np.hstack([s_onehot, r_onehot])
     theta = np.zeros(n_s + n_r + p)
-    for _ in range(iterations if scaled else 1):
+    rounds = iterations if scaled else 1
+    for round_ in range(rounds):
         row_scale = s_onehot @ np.asarray([scale[s] for s in src_names])
         design = np.hstack([offsets_x, x * row_scale[:, None]])
         # the same least-squares objective through its normal equations' Cholesky factor
@@ -197,6 +200,8 @@ def _fit(x: np.ndarray, y: np.ndarray, *, recipes: Sequence[str], sources: Seque
         factor = np.linalg.cholesky(gram)
         rhs = np.linalg.solve(factor, design.T @ (w * y))
         theta = lsq_linear(factor.T, rhs, bounds=(low, high), method="bvls").x
+        if round_ == rounds - 1:
+            break  # the scales stay those this theta was solved with
         shared = x @ theta[n_s + n_r:]
         offset = offsets_x @ theta[:n_s + n_r]
         for s in scaled:  # each scaled source: its offset and scale by least squares
