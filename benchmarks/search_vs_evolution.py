@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faster = [_mean([o.wall_s for o in rows[("mnas", b)]]) / _mean(
             [o.wall_s for o in rows[("ofa", b)]]) for b in args.budgets]
         rate = _mean([o.evaluations / o.wall_s for b in args.budgets for o in rows[("mnas", b)]])
-        print(f"mnas defaults vs OFA's evolution: mean best "
+        print("mnas defaults vs OFA's evolution: mean best "
               + ", ".join(f"{a:+.3f}" for a in ahead)
               + f" points; wall {', '.join(f'{f:.2f}' for f in faster)} of OFA's; "
               f"{rate:,.0f} candidates/s end to end (outputs included)")

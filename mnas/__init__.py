@@ -50,8 +50,8 @@ _EXPORTS = {
     "mnas.models": ("MobileNet", "build", "get_arch", "list_archs", "register_arch"),
     "mnas.spaces": ("SearchSpace", "list_spaces", "load_space"),
 }
-_SUBMODULES = ("accuracy", "arch", "cli", "errors", "export", "latency", "models", "proxies",
-               "search", "spaces")
+_SUBMODULES = ("accuracy", "arch", "cli", "errors", "evaluation", "export", "latency", "models",
+               "proxies", "search", "spaces", "weights")
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)
 
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ A module may import only from its own layer or a lower one::
     0  mnas.errors, mnas._limits, mnas._io (top-level helpers)
     1  mnas.arch
     2  mnas.models, mnas.spaces
-    3  mnas.latency, mnas.proxies, mnas.accuracy
+    3  mnas.latency, mnas.proxies, mnas.accuracy, mnas.evaluation, mnas.weights
     4  mnas.search, mnas.export
     5  mnas.cli, and the ``mnas`` package itself (its ``__init__`` re-exports the API)
 
@@ -28,7 +28,8 @@ LAYERS: dict[str, int] = {
     "mnas.errors": 0, "mnas._limits": 0, "mnas._io": 0,
     "mnas.arch": 1,
     "mnas.models": 2, "mnas.spaces": 2,
-    "mnas.latency": 3, "mnas.proxies": 3, "mnas.accuracy": 3,
+    "mnas.latency": 3, "mnas.proxies": 3, "mnas.accuracy": 3, "mnas.evaluation": 3,
+    "mnas.weights": 3,
     "mnas.search": 4, "mnas.export": 4,
     "mnas.cli": 5, "mnas": 5,
 }

@@ -14,10 +14,11 @@ if TYPE_CHECKING:
         ModelEstimator,
         describe_score,
         estimator_for_space,
+        format_score,
         load_shipped_model,
         resolve_estimator,
     )
-    from mnas.accuracy._labels import LabelledArch, LabelSet, load_labels
+    from mnas.accuracy._labels import LabelledArch, LabelSet, load_label_sources, load_labels
     from mnas.accuracy._model import (
         MIN_LABELS,
         MODEL_FORMAT,
@@ -35,10 +36,10 @@ _EXPORTS = {
     "mnas.accuracy._encoding": ("ENCODINGS", "ArchEncoding", "SpaceEncoding"),
     "mnas.accuracy._estimators": (
         "DefaultEstimator", "LabelsEstimator", "ModelEstimator", "describe_score",
-        "estimator_for_space", "load_shipped_model", "resolve_estimator"
+        "estimator_for_space", "format_score", "load_shipped_model", "resolve_estimator"
     ),
     "mnas.accuracy._shipped": ("DEFAULT_ESTIMATOR", "list_shipped_models"),
-    "mnas.accuracy._labels": ("LabelledArch", "LabelSet", "load_labels"),
+    "mnas.accuracy._labels": ("LabelledArch", "LabelSet", "load_label_sources", "load_labels"),
     "mnas.accuracy._model": (
         "MIN_LABELS", "MODEL_FORMAT", "AccuracyModel", "accuracy_model_from_dict",
         "cross_validate", "fit_accuracy_model", "load_accuracy_model"
@@ -56,6 +57,7 @@ __all__ = [
     "ModelEstimator",
     "describe_score",
     "estimator_for_space",
+    "format_score",
     "list_shipped_models",
     "load_shipped_model",
     "resolve_estimator",
@@ -77,6 +79,7 @@ __all__ = [
     "fit_regressor",
     "kendall",
     "load_accuracy_model",
+    "load_label_sources",
     "load_labels",
     "measure_quality",
 ]

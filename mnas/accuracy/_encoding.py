@@ -1,6 +1,6 @@
 """Encodings: an ``Arch`` as a fixed-length vector of numbers for an accuracy model.
 
-Two encodings (Accel-NASBench, NAS-Bench-Macro and OFA all rank well with simple
+Three encodings (Accel-NASBench, NAS-Bench-Macro and OFA all rank well with simple
 encodings plus the network's size; White et al., "How Powerful are Performance
 Predictors in Neural Architecture Search?", NeurIPS 2021):
 
@@ -13,6 +13,8 @@ Predictors in Neural Architecture Search?", NeurIPS 2021):
   share of MACs spent at each output stride (/2 ... /32), and the shares of blocks with
   SE, a residual and a swish-type activation. One model can then score an
   architecture of any space.
+* :class:`~mnas.accuracy._stages.StageEncoding` (``stages``): size and resolution as a
+  monotone anchor, and every choice per output-stride level (the default estimate's).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mnas.accuracy._stages import StageEncoding
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.proxies import arch_costs, block_costs
@@ -30,7 +33,7 @@ from mnas.spaces import SearchSpace, load_space
 
 __all__ = ["ENCODINGS", "ArchEncoding", "Encoding", "SpaceEncoding", "encoding_from_dict"]
 
-ENCODINGS = ("space", "arch")
+ENCODINGS = ("space", "arch", "stages")
 #: Stride stages of the arch encoding: output /2, /4, /8, /16, /32 (deeper ones join /32).
 _LEVELS = 5
 _SWISH = ("hswish", "swish")
@@ -161,7 +164,8 @@ class ArchEncoding:
         return {"kind": "arch", "features": self.names}
 
 
-def encoding_from_dict(data: Any, *, source: str) -> SpaceEncoding | ArchEncoding:
+def encoding_from_dict(data: Any, *, source: str
+                       ) -> SpaceEncoding | ArchEncoding | StageEncoding:
     """Rebuild an encoding stored in a model file, checking it still matches its space.
 
     Raises:
@@ -170,6 +174,8 @@ def encoding_from_dict(data: Any, *, source: str) -> SpaceEncoding | ArchEncodin
     if not isinstance(data, dict) or data.get("kind") not in ENCODINGS:
         raise MnasInputError(f"{source}: field 'encoding.kind' must be one of "
                              f"{', '.join(ENCODINGS)}; refit the model with `mnas accuracy fit`")
+    if data["kind"] == "stages":
+        return StageEncoding.from_dict(data, source=source)
     if data["kind"] == "arch":
         encoding = ArchEncoding()
         if data.get("features") != encoding.names:

@@ -20,10 +20,13 @@ import numpy as np
 
 from mnas._io import atomic_write_json
 from mnas._limits import MAX_TABLE_BYTES, load_json_file
+from mnas.accuracy._anchored import AnchoredRegressor, anchored_from_dict
 from mnas.accuracy._encoding import ENCODINGS, ArchEncoding, SpaceEncoding, encoding_from_dict
+from mnas.accuracy._evidence import unsupported
 from mnas.accuracy._labels import LabelSet
 from mnas.accuracy._quality import Quality, measure_quality
 from mnas.accuracy._regressors import FAMILIES, Regressor, fit_regressor, regressor_from_dict
+from mnas.accuracy._stages import StageEncoding
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.proxies import arch_costs
@@ -49,12 +52,12 @@ class AccuracyModel:
 
     Attributes:
         encoding: How architectures become features.
-        regressor: The fitted ensemble.
+        regressor: The fitted ensemble, or the anchored multi-recipe model.
         header: Provenance and measured quality (see the README's "Accuracy models").
     """
 
-    encoding: SpaceEncoding | ArchEncoding
-    regressor: Regressor
+    encoding: SpaceEncoding | ArchEncoding | StageEncoding
+    regressor: Regressor | AnchoredRegressor
     header: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,8 +80,39 @@ class AccuracyModel:
 
     def predict_many(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
         """Means and spreads of several architectures (one matrix product)."""
+        if not archs:
+            return np.zeros(0), np.zeros(0)
         x = np.stack([self.encoding.encode(a) for a in archs])
         return self.regressor.predict(x)
+
+    @property
+    def recipe(self) -> str | None:
+        """The recipe a multi-recipe model's estimate answers for (None for other models)."""
+        reference = self.header.get("reference_recipe")
+        return str(reference) if reference else None
+
+    def measured_error(self, arch: Arch | None = None) -> float | None:
+        """The measured error of one estimate (accuracy units; None where not measured).
+
+        A multi-recipe model measured its error on recipes it left out, apart for
+        networks whose every choice the remaining labels supported and for the others;
+        an ``arch`` with :meth:`unsupported` choices gets the second (without ``arch``:
+        the first).
+        """
+        errors = self.header.get("measured_error")
+        if not isinstance(errors, dict):
+            return None
+        kind = "unsupported" if arch is not None and self.unsupported(arch) else "supported"
+        entry = errors.get(kind) or errors.get("supported")
+        return float(entry["rmse"]) if isinstance(entry, dict) else None
+
+    def unsupported(self, arch: Arch) -> list[str]:
+        """Choices of ``arch`` that no label of a multi-recipe model varies (empty: all
+        supported, or a model without evidence)."""
+        evidence = self.header.get("evidence")
+        if not isinstance(self.encoding, StageEncoding) or not isinstance(evidence, list):
+            return []
+        return unsupported(self.encoding.corrections(arch), evidence)
 
     def outside_domain(self, arch: Arch) -> list[str]:
         """How ``arch`` lies outside the labels the model was fitted on (empty: inside).
@@ -109,6 +143,8 @@ class AccuracyModel:
     def describe(self) -> str:
         """One line: name, what it predicts, and its measured quality."""
         h = self.header
+        if self.recipe is not None:
+            return self._describe_recipes()
         space = f", space {h['space']}" if h.get("space") else ""
         tests = h.get("tests") or []
         tested = "".join(f"; tested on {t['on']}: Kendall tau {t['tau']:.3f}" for t in tests
@@ -116,6 +152,25 @@ class AccuracyModel:
         return (f"{self.name}: {h.get('metric', 'accuracy')} on {h.get('dataset', '?')} "
                 f"({h.get('family')} ensemble, {h.get('encoding')} encoding{space}); "
                 f"{self.quality.describe()}{tested}")
+
+    def _describe_recipes(self) -> str:
+        h = self.header
+        note = (h.get("recipes") or {}).get(self.recipe, {}).get("note")
+        recipe = f"{self.recipe} ({note})" if note else self.recipe
+        sources = h.get("sources") or {}
+        taus = ", ".join(
+            f"{name} {v['cross_validation']['tau']:.2f}" for name, v in sources.items()
+            if isinstance(v, dict) and isinstance(v.get("cross_validation"), dict)
+            and isinstance(v["cross_validation"].get("tau"), float))
+        errors = h.get("measured_error") or {}
+        error = "".join(
+            f"{'; ' if k == 'supported' else ', '}measured error ±{e['rmse']:.1f}"
+            f"{'' if k == 'supported' else ' where a choice has no evidence'}"
+            for k, e in errors.items() if isinstance(e, dict))
+        return (f"{self.name}: {h.get('metric', 'top-1 accuracy')} under recipe {recipe}; "
+                f"{h.get('label_count')} labels of {len(h.get('recipes') or {})} recipes in "
+                f"{len(sources)} sources; within-recipe Kendall tau on recipes left out of "
+                f"the fit: {taus}{error}")
 
     def to_dict(self) -> dict[str, Any]:
         """The model file's JSON content."""
@@ -131,7 +186,7 @@ def _num(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _matrix(labels: LabelSet, encoding: SpaceEncoding | ArchEncoding
+def _matrix(labels: LabelSet, encoding: SpaceEncoding | ArchEncoding | StageEncoding
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows, ys, macs = [], [], []
     for item in labels.items:
@@ -169,27 +224,18 @@ def _score(quality: Quality) -> float:
     return float(np.mean(values)) if values else -math.inf
 
 
-def _domain(labels: LabelSet) -> dict[str, Any]:
-    costs = [arch_costs(i.arch) for i in labels.items]
-    blocks = [b for i in labels.items for b in i.arch.blocks]
-    return {"macs": [min(c.macs for c in costs), max(c.macs for c in costs)],
-            "params": [min(c.params for c in costs), max(c.params for c in costs)],
-            "resolution": sorted({i.arch.resolution for i in labels.items}),
-            "block_types": sorted({b.type for b in blocks}),
-            "activations": sorted({b.act for b in blocks}),
-            "se": sorted({b.has_se for b in blocks})}
-
-
 def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
                        space: SearchSpace | None = None, space_source: str | None = None,
                        family: str = "auto", seed: int = 0,
                        name: str = "", dataset: str = "", metric: str = "",
-                       progress: Any = None) -> AccuracyModel:
+                       reference: str | None = None, progress: Any = None) -> AccuracyModel:
     """Fit an accuracy model on ``labels``, choosing the family by cross-validation.
 
     Args:
         labels: Labelled architectures (:func:`~mnas.accuracy.load_labels`).
-        encoding: ``space`` (needs ``space``) or ``arch``.
+        encoding: ``space`` (needs ``space``), ``arch``, or ``stages`` (the anchored
+            multi-recipe model of :mod:`mnas.accuracy._multisource`, cross-validated by
+            leaving each recipe out).
         space: The search space of a ``space`` encoding.
         space_source: Its shipped name or YAML path, stored to load it again (default:
             ``space.name``).
@@ -199,6 +245,7 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
         name: Model name stored in the header.
         dataset: Task and dataset (default: what the labels' files say).
         metric: What the accuracy is (default ``top-1 accuracy``).
+        reference: ``stages`` only: the recipe the estimate answers for.
         progress: Optional callable ``progress(message)`` for each candidate's result.
 
     Raises:
@@ -207,6 +254,16 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
     """
     if encoding not in ENCODINGS:
         raise MnasInputError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
+    if encoding == "stages":
+        if family not in ("auto", AnchoredRegressor.family):
+            raise MnasInputError(f"the stages encoding fits the {AnchoredRegressor.family} "
+                                 f"family only; drop --family {family}")
+        from mnas.accuracy._multisource import fit_stage_model
+
+        return fit_stage_model(labels, reference=reference, name=name, dataset=dataset,
+                               metric=metric, progress=progress)
+    if reference is not None:
+        raise MnasInputError("--reference-recipe applies to the stages encoding only")
     if family != "auto" and family not in FAMILIES:
         raise MnasInputError(f"unknown model family {family!r}; choose auto or one of "
                              f"{', '.join(FAMILIES)}")
@@ -217,7 +274,7 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
     if encoding == "space":
         if space is None:
             raise MnasInputError("the space encoding needs --space NAME (the labels' space)")
-        enc: SpaceEncoding | ArchEncoding = SpaceEncoding(space, space_source)
+        enc: SpaceEncoding | ArchEncoding | StageEncoding = SpaceEncoding(space, space_source)
     else:
         enc = ArchEncoding()
     x, y, macs = _matrix(labels, enc)
@@ -243,7 +300,7 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
         "quality": best_quality.to_dict(),
         "selection": [{"family": f, "settings": s, "quality": q.to_dict()}
                       for f, s, q in results],
-        "domain": _domain(labels),
+        "domain": labels.domain(),
     }
     return AccuracyModel(encoding=enc, regressor=regressor, header=header)
 
@@ -280,8 +337,16 @@ def accuracy_model_from_dict(data: Any, *, source: str) -> AccuracyModel:
     if header["encoding"] != encoding.kind:
         raise MnasInputError(f"{source}: header says encoding {header['encoding']!r} but the "
                              f"stored encoding is {encoding.kind!r}")
-    regressor = regressor_from_dict(data.get("model"), n_features=len(encoding.names),
-                                    source=source)
+    model = data.get("model")
+    if isinstance(model, dict) and model.get("family") == AnchoredRegressor.family:
+        anchored = anchored_from_dict(model, n_features=len(encoding.names), source=source)
+        regressor: Regressor | AnchoredRegressor = anchored
+        if not isinstance(encoding, StageEncoding) or header.get("reference_recipe") != (
+                anchored.reference):
+            raise MnasInputError(f"{source}: an anchored model needs the stages encoding and "
+                                 "'header.reference_recipe' equal to its reference recipe")
+    else:
+        regressor = regressor_from_dict(model, n_features=len(encoding.names), source=source)
     return AccuracyModel(encoding=encoding, regressor=regressor, header=header)
 
 

@@ -30,6 +30,8 @@ _SUBCOMMAND_MODULES = (
     "mnas.cli._search",
     "mnas.cli._report",
     "mnas.cli._export",
+    "mnas.cli._weights",
+    "mnas.cli._evaluate",
 )
 
 

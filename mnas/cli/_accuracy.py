@@ -19,17 +19,25 @@ def register(subparsers: Any) -> None:
         description="Accuracy models: fitted on labelled architectures, used with "
         "`mnas score/search --proxy MODEL.json`.")
     fit = sub.add_parser("fit", help="fit a model on labels and print its cross-validated quality")
-    fit.add_argument("--labels", required=True, metavar="SRC",
-                     help="a folder of arch files with truth.accuracy, a CSV arch,accuracy, or "
-                     "a run folder searched with --proxy train")
+    fit.add_argument("--labels", required=True, metavar="SRC", action="append",
+                     help="a folder of arch files with truth.accuracy, a CSV arch,accuracy "
+                     "(optional recipe column), or a run folder searched with --proxy train; "
+                     "repeat for several sources (each gets its own recipe offsets; implies "
+                     "--encoding stages)")
     fit.add_argument("--space", default=None, metavar="S",
                      help="the labels' search space (needed by --encoding space; default: the "
                      "run's space for a run folder)")
-    fit.add_argument("--encoding", choices=("space", "arch"), default=None,
+    fit.add_argument("--encoding", choices=("space", "arch", "stages"), default=None,
                      help="space: the space's parameters one-hot; arch: space-agnostic "
-                     "features (default: space when --space is known, else arch)")
-    fit.add_argument("--family", choices=("auto", "ridge", "mlp"), default="auto",
-                     help="model family (default auto: chosen by cross-validated Kendall tau)")
+                     "features; stages: size anchor + every choice per output-stride level, "
+                     "one offset per recipe (default: stages for several sources or recipes, "
+                     "else space when --space is known, else arch)")
+    fit.add_argument("--family", choices=("auto", "ridge", "mlp", "anchored"), default="auto",
+                     help="model family (default auto: chosen by cross-validated Kendall tau; "
+                     "the stages encoding fits the anchored family)")
+    fit.add_argument("--reference-recipe", default=None, metavar="R",
+                     help="stages: the recipe whose top-1 the model estimates (default: the "
+                     "largest recipe of a source under 100 labels)")
     fit.add_argument("--seed", type=int, default=0, help="seed of folds and ensembles")
     fit.add_argument("--name", default="", help="model name stored in its header")
     fit.add_argument("-o", "--output", required=True, metavar="FILE", help="model file (.json)")
@@ -44,19 +52,24 @@ def run_fit(args: argparse.Namespace) -> int:
     """Fit, print each candidate's cross-validated quality, write the model."""
     from pathlib import Path
 
-    from mnas.accuracy import fit_accuracy_model, load_labels
+    from mnas.accuracy import fit_accuracy_model, load_label_sources
     from mnas.spaces import load_space
 
-    labels = load_labels(args.labels)
+    labels = load_label_sources(args.labels)
     space_name = args.space or labels.space
-    encoding = args.encoding or ("space" if space_name else "arch")
+    several = len(args.labels) > 1 or len(labels.recipes) > 1
+    encoding = args.encoding or ("stages" if several or args.reference_recipe else
+                                 "space" if space_name else "arch")
+    if encoding == "stages":
+        space_name = None  # the stages encoding reads the architecture alone
     space = load_space(space_name) if space_name else None
     if space_name and Path(space_name).is_file():
         space_name = str(Path(space_name).resolve())  # the model finds its space from anywhere
+    prefix = "" if encoding == "stages" else "candidate "  # stages: its recipes left out
     model = fit_accuracy_model(labels, encoding=encoding, space=space, space_source=space_name,
-                               family=args.family,
+                               family=args.family, reference=args.reference_recipe,
                                seed=args.seed, name=args.name or Path(args.output).stem,
-                               progress=lambda m: print(f"  candidate {m}", file=sys.stderr))
+                               progress=lambda m: print(f"  {prefix}{m}", file=sys.stderr))
     model.save(args.output)
     print(f"wrote {args.output} ({len(labels.items)} labels from {labels.source}): "
           f"{model.describe()}")
@@ -79,8 +92,27 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     print(estimator.describe())
     for key in ("task", "dataset", "metric", "label_source", "label_count", "date", "space",
-                "encoding", "family", "settings"):
-        print(f"  {key:<13} {header.get(key)}")
+                "encoding", "family", "settings", "reference_recipe"):
+        if key in header:
+            print(f"  {key:<13} {header.get(key)}")
+    recipes = header.get("recipes") or {}
+    sources = header.get("sources") or {}
+    reference = recipes.get(header.get("reference_recipe"), {})
+    for recipe, info in recipes.items():
+        scale = sources.get(info["source"], {}).get("scale", 1.0)
+        where = (f"{info['offset'] - reference['offset']:+.2f} points vs the reference"
+                 if scale == 1.0 and reference else f"its own scale (x{scale:.2f})")
+        print(f"  recipe {recipe}: {info['labels']} labels of {info['source']}, {where}"
+              f"{'; ' + info['note'] if info.get('note') else ''}")
+    summary = header.get("evidence_summary") or []
+    if summary:
+        print("  evidence (contrasts: pairs of labelled networks of one recipe that differ in "
+              "the choice; effect: the estimate's change when it is on everywhere in that "
+              "half):")
+    for row in summary:
+        print(f"    {row['choice']:<34} {row['contrasts']:>10,} contrasts, "
+              f"{row['effect']:+.2f} ±{row['sd']:.2f} points"
+              f"{'  (no evidence: a guess)' if row['contrasts'] == 0 else ''}")
     domain = header.get("domain") or {}
     if domain:
         print(f"  {'domain':<13} MACs {domain['macs'][0]:,}-{domain['macs'][1]:,}, params "

@@ -10,7 +10,7 @@ from typing import Any
 from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 
-__all__ = ["add_command_group", "print_json", "resolve_arch"]
+__all__ = ["add_command_group", "positive_int", "print_json", "resolve_arch"]
 
 
 def resolve_arch(name_or_path: str) -> Arch:
@@ -29,6 +29,19 @@ def resolve_arch(name_or_path: str) -> Arch:
     raise MnasInputError(
         f"unknown architecture {name_or_path!r}: not a zoo name and not a file; see "
         "`mnas zoo list` or pass a path to an mnas-arch/1 JSON file")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
 
 
 def print_json(data: Any) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from mnas.arch import Arch, load_arch
+from mnas.cli._common import positive_int
 from mnas.errors import MnasInputError
 
 __all__ = ["register", "resolve_source"]
@@ -43,16 +44,6 @@ def resolve_source(source: str, rank: int | None = None) -> Arch:
         raise MnasInputError(f"--rank applies to a run folder, but {source!r} is not a folder; "
                              "drop --rank or pass a run folder")
     return resolve_arch(source)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
 
 
 def _opset(text: str) -> int:
@@ -94,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              "arch_def; state_dict: .safetensors; torchscript: .pt; onnx; "
                              "executorch: .pte (XNNPACK); tflite: LiteRT .tflite (NCHW)")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file to write")
-    parser.add_argument("--rank", type=_positive, default=None, metavar="K",
+    parser.add_argument("--rank", type=positive_int, default=None, metavar="K",
                         help="with a run folder: export its K-th best architecture")
     parser.add_argument("--weights", metavar="FILE", default=None,
                         help="state_dict of mnas's model of this arch (.safetensors or .pt); "

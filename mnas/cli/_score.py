@@ -30,8 +30,9 @@ def register(subparsers: Any) -> None:
 
         return (
             "Estimate accuracy (higher = better), printed with the estimator and its "
-            f"measured quality. --proxy: {DEFAULT_ESTIMATOR} (the space's own fitted model, "
-            "else the space-agnostic ImageNet model), a shipped model "
+            f"measured quality. --proxy: {DEFAULT_ESTIMATOR} (ImageNet top-1 under a named "
+            "reference recipe, with its uncertainty; the benchmark spaces use their own "
+            "models), a shipped model "
             f"({', '.join(list_shipped_models())}), a model file from `mnas accuracy fit`, "
             "labels:SRC (look-up of labelled archs), or a zero-cost proxy "
             f"({', '.join(list_proxies())}); naswot, zico and train need --data.")
@@ -67,12 +68,19 @@ def run(args: argparse.Namespace) -> int:
 
         print_json(results[0] if len(results) == 1 else results)
         return 0
+    from mnas.accuracy import format_score
+
     width = max(len(name) for name in args.arch)
     for row in results:
-        spread = f" ± {row['spread']:.2g}" if row.get("spread") else ""
-        outside = (f"  extrapolating: {'; '.join(row['outside_domain'])}"
-                   if row["outside_domain"] else "")
-        print(f"{row['arch']:<{width}}  {row['score']:.6g}{spread}  [{row['estimator']}]{outside}")
+        notes = []
+        if row["unsupported"]:
+            notes.append(f"no evidence for {'; '.join(row['unsupported'])} (no labelled "
+                         "network of one recipe varies it: its effect is a guess, hence the "
+                         "wider ±)")
+        if row["outside_domain"]:
+            notes.append(f"extrapolating: {'; '.join(row['outside_domain'])}")
+        print(f"{row['arch']:<{width}}  {format_score(row)}  [{row['estimator']}]"
+              + "".join(f"\n{'':<{width}}  {note}" for note in notes))
     for line in sorted({row["quality"] for row in results}):
         print(f"  {line}")
     return 0

@@ -23,6 +23,7 @@ __all__ = [
     "mobilenet_v2",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
+    "V3_LAYOUTS",
 ]
 
 # One row per block: (kernel, mid_channels, out_channels, se_ratio, act, stride).
@@ -63,12 +64,15 @@ def _width_suffix(width: float) -> str:
     return "" if width == 1.0 else f"_{int(round(width * 100)):03d}"
 
 
-def mobilenet_v1(width: float = 1.0, resolution: int = 224, num_classes: int = 1000) -> Arch:
+def mobilenet_v1(width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
+                 act: str = "relu6") -> Arch:
     """MobileNetV1 (Howard et al., 2017, arXiv:1704.04861, Table 1).
 
-    Depthwise separable blocks (``dsa``: the 1x1 conv has BN and ReLU), ReLU as in the
-    paper; channels ``make_divisible(c * width, 8)``. 569M MACs and 4.2M parameters at
-    width 1.0 (paper, Table 8).
+    Depthwise separable blocks (``dsa``: the 1x1 conv has BN and an activation);
+    channels ``make_divisible(c * width, 8)``. 569M MACs and 4.2M parameters at width 1.0
+    (paper, Table 8). The activation is ReLU6, as in TF-slim's ``mobilenet_v1.py``, whose
+    checkpoints the published top-1 figures (70.9 at 1.0/224, TF-slim's
+    ``mobilenet_v1.md``) belong to; the paper's figure says ReLU (``act="relu"``).
     """
     def c(channels: int) -> int:
         return make_divisible(channels * width, 8)
@@ -83,12 +87,13 @@ def mobilenet_v1(width: float = 1.0, resolution: int = 224, num_classes: int = 1
         for i in indices:
             out, stride = layout[i]
             stage.append(Block(type="dsa", in_channels=channels, mid_channels=channels,
-                               out_channels=c(out), kernel=3, stride=stride, act="relu"))
+                               out_channels=c(out), kernel=3, stride=stride, act=act))
             channels = c(out)
         stages.append(tuple(stage))
     return Arch(name=f"mobilenet_v1{_width_suffix(width)}", resolution=resolution,
-                num_classes=num_classes, stem=Stem(channels=c(32), stride=2, act="relu"),
-                stages=tuple(stages), head=Head(type="conv_bn_act_pool", act="relu"))
+                num_classes=num_classes, stem=Stem(channels=c(32), stride=2, act=act),
+                stages=tuple(stages), head=Head(type="conv_bn_act_pool", act=act),
+                act_default=act)
 
 
 def mobilenet_v2(width: float = 1.0, resolution: int = 224, num_classes: int = 1000) -> Arch:
@@ -115,45 +120,64 @@ def mobilenet_v2(width: float = 1.0, resolution: int = 224, num_classes: int = 1
                   act="relu6", dropout=0.2))
 
 
+#: How a width multiplier scales a MobileNetV3: ``torchvision`` (every table width,
+#: expanded ones included, times the multiplier; head Linear scaled) or ``tfslim``
+#: (TF-slim's ``mobilenet_v3.py``: expanded width = the *scaled* input times the block's
+#: expansion ratio, and the head's last layer kept at full width, its
+#: ``finegrain_classification_mode``; the layout of the published 0.75 checkpoints).
+V3_LAYOUTS = ("torchvision", "tfslim")
+
+
 def _v3_arch(name: str, width: float, resolution: int, num_classes: int,
              table: Sequence[Sequence[tuple[int, int, int, bool, str, int]]],
-             last_channel: int, minimal: bool) -> Arch:
-    def c(channels: int) -> int:
+             last_channel: int, minimal: bool, layout: str) -> Arch:
+    if layout not in V3_LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(V3_LAYOUTS)}, got {layout!r}")
+
+    def c(channels: float) -> int:
         return make_divisible(channels * width, 8)
 
     stage_rows = []
+    stem = c(16)
+    in_full, in_scaled = 16, stem  # the block input at width 1.0 and at this width
     for rows in table:
         stage = []
         for kernel, mid, out, se, act, stride in rows:
             if minimal:
                 kernel, se, act = 3, False, "relu"
-            stage.append((kernel, c(mid), c(out), 0.25 if se else 0.0, act, stride))
+            if layout == "tfslim":  # TF-slim's expand_input_by_factor(mid / in)
+                scaled_mid = make_divisible(in_scaled * mid / in_full, 8)
+            else:
+                scaled_mid = c(mid)
+            stage.append((kernel, scaled_mid, c(out), 0.25 if se else 0.0, act, stride))
+            in_full, in_scaled = out, c(out)
         stage_rows.append(stage)
-    stem = c(16)
     stages = _stages(stem, stage_rows, se_reduce_from="mid")
     head_act = "relu" if minimal else "hswish"
     last_in = stages[-1][-1].out_channels
     # torchvision: lastconv_output_channels = 6 * lastconv_input_channels (960 / 576 at 1.0).
     last = Block(type="cn", in_channels=last_in, mid_channels=6 * last_in,
                  out_channels=6 * last_in, kernel=1, stride=1, act=head_act)
+    hidden = last_channel if layout == "tfslim" else make_divisible(last_channel * width, 8)
     return Arch(
         name=name, resolution=resolution, num_classes=num_classes,
         stem=Stem(channels=stem, stride=2, act=head_act),
         stages=stages + ((last,),),
-        head=Head(type="pool_conv_act", hidden=make_divisible(last_channel * width, 8),
-                  act=head_act, dropout=0.2),
+        head=Head(type="pool_conv_act", hidden=hidden, act=head_act, dropout=0.2),
         se_gate="hard_sigmoid", se_reduce_from="mid", se_act="relu",
         bn_eps=0.001, bn_momentum=0.01, act_default=head_act)
 
 
 def mobilenet_v3_large(width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
-                       minimal: bool = False) -> Arch:
+                       minimal: bool = False, layout: str = "torchvision") -> Arch:
     """MobileNetV3-Large (Howard et al., ICCV 2019, arXiv:1905.02244, Table 1).
 
-    torchvision's layout: SE reduced from the expanded width with hard-sigmoid,
-    efficient head (pool, Linear to 1280, h-swish). ``minimal`` gives the
-    "minimalistic" variant of the TF-slim README (no SE, no h-swish, 3x3 kernels only).
-    219M MACs and 5.4M parameters at width 1.0 (Table 3).
+    SE reduced from the expanded width with hard-sigmoid, efficient head (pool, Linear to
+    1280, h-swish). ``minimal`` gives the "minimalistic" variant of the TF-slim README (no
+    SE, no h-swish, 3x3 kernels only). 219M MACs and 5.4M parameters at width 1.0
+    (Table 3). ``layout`` decides how a width below 1.0 scales (:data:`V3_LAYOUTS`; both
+    are the same network at 1.0): the registered ``mobilenet_v3_large_075`` is TF-slim's
+    (3.99M parameters, 155M MACs, as its README lists for the 0.75 checkpoint).
     """
     table = [
         [(3, 16, 16, False, "relu", 1)],
@@ -167,15 +191,17 @@ def mobilenet_v3_large(width: float = 1.0, resolution: int = 224, num_classes: i
          (5, 960, 160, True, "hswish", 1)],
     ]
     name = "mobilenet_v3_large" + _width_suffix(width) + ("_minimal" if minimal else "")
-    return _v3_arch(name, width, resolution, num_classes, table, 1280, minimal)
+    return _v3_arch(name, width, resolution, num_classes, table, 1280, minimal, layout)
 
 
 def mobilenet_v3_small(width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
-                       minimal: bool = False) -> Arch:
+                       minimal: bool = False, layout: str = "torchvision") -> Arch:
     """MobileNetV3-Small (Howard et al., ICCV 2019, arXiv:1905.02244, Table 2).
 
     56M MACs and 2.5M parameters in the paper (Table 3); torchvision's and the TF-slim
-    checkpoints' layout counts 2.54M (torchvision) with the 1024-wide head.
+    checkpoints' layout counts 2.54M (torchvision) with the 1024-wide head. ``layout`` as
+    for :func:`mobilenet_v3_large`: the registered ``mobilenet_v3_small_075`` is TF-slim's
+    (2.04M parameters, 43.4M MACs, as its README lists).
     """
     table = [
         [(3, 16, 16, True, "relu", 2)],
@@ -187,7 +213,7 @@ def mobilenet_v3_small(width: float = 1.0, resolution: int = 224, num_classes: i
          (5, 576, 96, True, "hswish", 1)],
     ]
     name = "mobilenet_v3_small" + _width_suffix(width) + ("_minimal" if minimal else "")
-    return _v3_arch(name, width, resolution, num_classes, table, 1024, minimal)
+    return _v3_arch(name, width, resolution, num_classes, table, 1024, minimal, layout)
 
 
 def mnasnet_b1(width: float = 1.0, resolution: int = 224, num_classes: int = 1000) -> Arch:
@@ -259,11 +285,13 @@ def _register_all() -> None:
         entries.append((f"mobilenet_v1{_width_suffix(w)}", lambda w=w: mobilenet_v1(w)))
     for w in (1.0, 1.4, 0.75, 0.5, 0.35):
         entries.append((f"mobilenet_v2{_width_suffix(w)}", lambda w=w: mobilenet_v2(w)))
+    # torchvision's layout at 1.0 (the same network as TF-slim's there), TF-slim's at 0.75
+    # (the published 0.75 checkpoints; torchvision ships none)
     for w in (1.0, 0.75):
         entries.append((f"mobilenet_v3_large{_width_suffix(w)}",
-                        lambda w=w: mobilenet_v3_large(w)))
+                        lambda w=w: mobilenet_v3_large(w, layout="tfslim")))
         entries.append((f"mobilenet_v3_small{_width_suffix(w)}",
-                        lambda w=w: mobilenet_v3_small(w)))
+                        lambda w=w: mobilenet_v3_small(w, layout="tfslim")))
     entries.append(("mobilenet_v3_large_minimal", lambda: mobilenet_v3_large(minimal=True)))
     entries.append(("mobilenet_v3_small_minimal", lambda: mobilenet_v3_small(minimal=True)))
     for w in (1.0, 0.75, 0.5, 0.35):

@@ -118,6 +118,7 @@ def render_report(run_dir: str | Path) -> Path:
         MnasInputError: ``run_dir`` is not a run folder.
     """
     from mnas.proxies import arch_costs
+    from mnas.weights import supernet_report_lines
 
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
@@ -191,6 +192,8 @@ def render_report(run_dir: str | Path) -> Path:
                 f"- params: {_m(params)}, MACs: {_m(macs)}, resolution {arch.resolution}, "
                 f"width {info.get('params', {}).get('width', '–')}",
                 ""]
+        if rank == 1:  # whether a known supernet has trained weights for it (mnas.weights)
+            out[-1:-1] = supernet_report_lines(arch, str(run_dir))
         if rank <= 2:
             out += _block_table(arch, est, predictor, len(space.before),
                                 len(space.stages)) + [""]

@@ -63,3 +63,49 @@ def test_bad_folders(tmp_path: Path, accel_folder: Path) -> None:
     victim.write_text(json.dumps(data))
     with pytest.raises(MnasInputError, match="no truth.accuracy"):
         load_labels(accel_folder)
+
+
+def test_recipe_column_and_top1_alias(tmp_path: Path) -> None:
+    (tmp_path / "l.csv").write_text("arch,top1,recipe\nmobilenet_v2,71.8,tfslim\n"
+                                    "mobilenet_v2,72.9,other\nmobilenet_v1,70.9,tfslim\n")
+    labels = load_labels(tmp_path / "l.csv")
+    # the same network under two recipes is two labels
+    assert [(i.recipe, i.accuracy) for i in labels.items] == [
+        ("tfslim", 71.8), ("other", 72.9), ("tfslim", 70.9)]
+    assert labels.recipes == ["tfslim", "other"]
+    assert {i.source for i in labels.items} == {str(tmp_path / "l.csv")}
+
+
+def test_without_a_recipe_column_the_source_is_one_recipe(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "l.csv").write_text("arch,accuracy\nmobilenet_v2,71.8\n")
+    assert load_labels(tmp_path / "mine" / "l.csv").recipes == ["mine/l"]
+
+
+@pytest.mark.parametrize("body, match", [
+    ("arch,accuracy,recipe\nmobilenet_v2,71.8,a\nmobilenet_v1,70.9,\n",
+     "recipe column is filled on some rows and empty on others \\(line 3\\)"),
+    ("arch,accuracy,recipe\nmobilenet_v2,71.8,\nmobilenet_v1,70.9,b\n",
+     "filled on some rows and empty on others \\(line 2\\)"),
+    ("arch,accuracy,recipe\nmobilenet_v2,71.8,a\nmobilenet_v2,70.0,a\n",
+     "same architecture within recipe 'a' with different accuracies"),
+    ("arch,accuracy,recipe\nmobilenet_v2,NaN,a\n", "finite number"),
+    ("arch,accuracy,recipe\nmobilenet_v2,,a\n", "must be a number"),
+    ("arch,accuracy,recipe\nmissing.json,70,a\n", "neither a zoo name nor an arch file"),
+])
+def test_bad_recipe_csv_is_one_line_input_error(tmp_path: Path, body: str, match: str) -> None:
+    (tmp_path / "l.csv").write_text(body)
+    with pytest.raises(MnasInputError, match=match) as info:
+        load_labels(tmp_path / "l.csv")
+    assert "\n" not in str(info.value) and "l.csv" in str(info.value)
+
+
+def test_several_sources_are_one_set(tmp_path: Path, accel_folder: Path) -> None:
+    from mnas.accuracy import load_label_sources
+
+    (tmp_path / "z.csv").write_text("arch,accuracy\nmobilenet_v2,71.8\n")
+    labels = load_label_sources([accel_folder, tmp_path / "z.csv"])
+    assert labels.kind == "several" and len(labels.items) == 41
+    assert labels.recipes == [f"{accel_folder.parent.name}/labels", f"{tmp_path.name}/z"]
+    with pytest.raises(MnasInputError, match="given twice"):
+        load_label_sources([tmp_path / "z.csv", tmp_path / "z.csv"])

@@ -39,7 +39,7 @@ def test_fit_show_score(labels_dir: Path, tmp_path: Path,
 
 
 def test_shipped_models_are_listed_and_shown(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["accuracy", "show", "imagenet-arch", "--json"]) == 0
+    assert main(["accuracy", "show", "imagenet-arch", "--json"]) == 0  # the former default
     header = json.loads(capsys.readouterr().out)
     assert header["encoding"] == "arch" and header["space"] is None
     assert header["label_count"] == 3864 and header["quality"]["n"] == 3864
@@ -64,3 +64,60 @@ def test_unlabelled_arch_is_one_line(labels_dir: Path, capsys: pytest.CaptureFix
     assert main(["score", "--arch", "mobilenet_v2", "--proxy", f"labels:{labels_dir}"]) == 2
     err = capsys.readouterr().err
     assert "is not labelled" in err and err.count("\n") == 1
+
+
+def _zoo_csv(path: Path, recipe: str, shift: float) -> Path:
+    """Zoo names with their published top-1 shifted by ``shift`` (synthetic labels)."""
+    from mnas.models.published import PUBLISHED_TOP1
+
+    rows = [f"{name},{top1 + shift:.2f},{recipe}" for name, (top1, _) in PUBLISHED_TOP1.items()]
+    path.write_text("arch,accuracy,recipe\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_fit_several_sources_with_recipes(labels_dir: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    zoo = _zoo_csv(tmp_path / "zoo.csv", "mine", 1.0)
+    model = tmp_path / "multi.json"
+    assert main(["accuracy", "fit", "--labels", str(labels_dir), "--labels", str(zoo),
+                 "--reference-recipe", "mine", "-o", str(model)]) == 0
+    out = capsys.readouterr()
+    assert "under recipe mine" in out.out and "left out mine" in out.err
+    assert main(["accuracy", "show", str(model)]) == 0
+    shown = capsys.readouterr().out
+    assert "encoding      stages" in shown and "recipe mine: 21 labels" in shown
+    assert "SE at /16-/32" in shown and "contrasts" in shown
+    assert main(["score", "--arch", "mobilenet_v2", "--proxy", str(model), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["recipe"] == "mine" and row["error"] > 0
+
+
+@pytest.mark.parametrize("body, match", [
+    ("arch,accuracy,recipe\nmobilenet_v2,70,a\nmobilenet_v1,NaN,a\n", "finite number"),
+    ("arch,accuracy,recipe\nmobilenet_v2,70,a\nmobilenet_v1,71,\n", "filled on some rows"),
+    ("arch,accuracy,recipe\nmobilenet_v2,70,a\nnot_there.json,71,a\n", "neither a zoo name"),
+    ("arch,accuracy,recipe\nmobilenet_v2,70,a\nmobilenet_v2,71,a\n", "within recipe 'a'"),
+])
+def test_bad_labels_of_a_multi_source_fit(labels_dir: Path, tmp_path: Path, body: str,
+                                          match: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.csv").write_text(body)
+    out = tmp_path / "m.json"
+    assert main(["accuracy", "fit", "--labels", str(labels_dir), "--labels",
+                 str(tmp_path / "bad.csv"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_the_default_model_states_its_evidence(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["accuracy", "show", "imagenet", "--json"]) == 0
+    header = json.loads(capsys.readouterr().out)
+    assert header["encoding"] == "stages" and header["reference_recipe"] == "tfslim_v2"
+    summary = {row["choice"]: row for row in header["evidence_summary"]}
+    # MobileNetV3's placement emerges from the labels: SE and h-swish pay in the deep half
+    late, early = summary["swish-type activation at /16-/32"], summary[
+        "swish-type activation at /2-/8"]
+    assert late["contrasts"] > 0 and late["effect"] > early["effect"]
+    assert summary["SE at /16-/32"]["effect"] > summary["SE at /2-/8"]["effect"] > 0
+    assert summary["MobileNetV1-type blocks"]["contrasts"] == 0
+    assert set(header["sources"]) == {"accel-nasbench", "timm", "tfslim", "ofa"}

@@ -44,7 +44,8 @@ def test_json_one_and_many(archs: list[str], capsys: pytest.CaptureFixture[str])
     assert main(["score", "--arch", archs[0], "--proxy", "params", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
     assert set(one) == {"score", "spread", "proxy", "arch", "estimator", "quality",
-                        "outside_domain"}
+                        "outside_domain", "recipe", "error", "unsupported"}
+    assert one["recipe"] is None and one["error"] is None and one["unsupported"] == []
     assert one["proxy"] == "params" and "RESULTS-proxies.md" in one["quality"]
     assert one["arch"] == archs[0] and one["score"] > 0
 
@@ -57,8 +58,9 @@ def test_default_proxy_is_deterministic(archs: list[str],
                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", "--arch", archs[1], "--json", "--seed", "3"]) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["proxy"] == DEFAULT_ESTIMATOR and first["estimator"] == "imagenet-arch"
+    assert first["proxy"] == DEFAULT_ESTIMATOR and first["estimator"] == "imagenet"
     assert "Kendall tau" in first["quality"] and first["spread"] >= 0
+    assert first["recipe"] == "tfslim_v2" and first["error"] > 0
     assert main(["score", "--arch", archs[1], "--json", "--seed", "3"]) == 0
     assert json.loads(capsys.readouterr().out) == first
 
@@ -99,3 +101,16 @@ def test_macro_arch_flops_is_truth(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", "--arch", str(path), "--proxy", "flops", "--json"]) == 0
     truth = json.loads(path.read_text())["truth"]["macs"]
     assert json.loads(capsys.readouterr().out)["score"] == math.log(truth)
+
+
+def test_default_prints_a_top1_under_its_recipe(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", "--arch", "mobilenet_v3_large", "mobilenet_v1"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    large = next(line for line in lines if line.startswith("mobilenet_v3_large"))
+    # published 75.2 (TF-slim); the estimate is a top-1 % under the reference recipe
+    assert "top-1 7" in large and "%" in large and "tfslim_v2" in large
+    assert "[imagenet]" in large
+    # no label varies MobileNetV1-type blocks within a recipe: the estimate says so
+    assert "no evidence for MobileNetV1-type blocks" in out
+    assert "recipes left out of the fit" in out

@@ -158,8 +158,10 @@ def test_cluster_search_runs_in_workers_and_survives_a_crash(cluster: str, tmp_p
 def test_asha_stops_a_poor_trial_early(cluster: str, tmp_path: Path,
                                       quick_model_source: None) -> None:
     proxy = SyntheticTrainingProxy(epochs=4)
+    # random candidates: the predictor's prior (the default estimate) would propose six
+    # equally good networks, and ASHA has nothing poor to stop
     config = SearchConfig(target="pixel4", budget_ms=20, trials=6, name="asha",
-                          proxy="synthetic-train",
+                          proxy="synthetic-train", sampler="random",
                           runs_dir=str(tmp_path / "runs"), seed=0)
     result = run_ray_search(config, options=RayOptions(address=cluster, workers=1,
                                                        scheduler="asha"),

@@ -70,8 +70,9 @@ def test_parameter_names_are_flat_and_stable():
 MEMBERS = [
     ("mobilenetv2", "mobilenet_v2", True), ("mobilenetv2", "mobilenet_v2_050", True),
     ("mobilenetv2", "mobilenet_v2_075", True), ("mnasnet", "mnasnet_a1", True),
-    ("mnasnet", "mnasnet_b1", True), ("mobilenetv1", "mobilenet_v1", True),
-    ("mobilenetv1", "mobilenet_v1_050", True), ("mobilenetv1", "mobilenet_v1_025", True),
+    ("mnasnet", "mnasnet_b1", True),
+    # the zoo's MobileNetV1 is TF-slim's (ReLU6); the space is the paper's (ReLU), below
+    ("mobilenetv1", "mobilenet_v1", False),
     # MobileNetV3-Large's 80-wide stage expands by 2.5 and 2.3, outside {3, 4, 6}.
     ("mobilenetv3", "mobilenet_v3_large", False),
 ]
@@ -88,10 +89,16 @@ def test_reference_architectures_expressible_in_their_space(space_name, arch_nam
         assert replayed.structure_key() == arch.structure_key()
 
 
-def test_mobilenet_v1_at_every_paper_resolution_is_in_the_v1_space():
+def test_the_papers_mobilenet_v1_at_every_width_and_resolution_is_in_the_v1_space():
+    from mnas.models.zoo import mobilenet_v1
+
     space = load_space("mobilenetv1")
-    for resolution in (128, 160, 192, 224):
-        assert space.params_of(get_arch("mobilenet_v1_075").replace(resolution=resolution))
+    for width in (1.0, 0.75, 0.5, 0.25):
+        for resolution in (128, 160, 192, 224):
+            arch = mobilenet_v1(width, resolution, act="relu")
+            params = space.params_of(arch)
+            assert params is not None
+            assert space.replay(params).structure_key() == arch.structure_key()
 
 
 def test_space_size():
