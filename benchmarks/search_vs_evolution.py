@@ -18,7 +18,7 @@ for both), at budgets 15/20/25 ms over several seeds:
 
 It prints the best predicted accuracy (%), evaluations and wall of each run, the means per
 budget, the best after 1,000 and 10,000 evaluations, and the machine's load average.
-Run from the project root (about 15 minutes on 2 busy cores)::
+Run from the project root (4 minutes at load 2, 7 at load 5, on 2 cores)::
 
     .venv/bin/python benchmarks/search_vs_evolution.py [--seeds 5] [--budgets 15 20 25]
 """
