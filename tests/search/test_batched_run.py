@@ -214,3 +214,12 @@ def test_timeout_stops_and_the_next_invocation_goes_on(tmp_path: Path) -> None:
     assert time.monotonic() - start < 60
     again = search(config, progress=False)
     assert again.resumed and again.finished > first.finished
+
+
+def test_ray_runs_no_batches(run_dir: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli(tmp_path, "r", "--trials", "10", "--backend", "ray", "--sampler", "batch") == 2
+    assert "--sampler batch" in capsys.readouterr().err
+    assert _cli(run_dir.parent, "b", "--trials", "700", "--backend", "ray") == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds a search in batches" in err and "\n" not in err
