@@ -79,10 +79,11 @@ def run_batches(run: Run, estimator: AccuracyProxy, *, progress: bool,
 
     Called holding the run folder's lock, after ``config.json`` is written.
 
+    A Ctrl-C stops the loop and is reported in the result (``interrupted``), so that the
+    outputs are written from what finished before it is raised again.
+
     Raises:
         MnasInputError: A damaged ``evaluations.jsonl``, or one of another space.
-        KeyboardInterrupt: Never: a Ctrl-C stops the loop and is reported in the result
-            (``interrupted``), so that the outputs are written from what finished.
     """
     config = run.config
     budget = config.budget_ms if config.objective == "hard" else None
