@@ -243,7 +243,7 @@ def _register_validate(sub: Any) -> None:
         "validate", help="measure sampled networks end to end and compare with predictions",
         description="Sample architectures from a space with a fixed seed, predict each with "
                     "the target's table, time each whole network on this device with the "
-                    "table's runtime, and report MAPE, within ±10%%, Kendall's tau.")
+                    "table's runtime, and report MAPE, within ±10%, Kendall's tau.")
     p.add_argument("--target", required=True, help="'host', a target name or a table file")
     p.add_argument("--space", default=DEFAULT_SPACE, help=f"space (default {DEFAULT_SPACE})")
     p.add_argument("--samples", type=int, default=30, help="architectures (default 30)")
