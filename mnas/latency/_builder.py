@@ -327,7 +327,7 @@ class Sentinel:
         self.key = key
         self.repeats = repeats
         self.baseline_ms = baseline_ms
-        self._prepared = runner.prepare(key_model(key), key_example(key, batch=batch))
+        self._prepared = runner.prepare_key(key, batch=batch)
         self._prepared.time(warmup=3, repeats=1)
 
     def ratio(self) -> float:
@@ -588,7 +588,7 @@ class TableBuilder:
         """Time one key, merge it into its entry, journal it; returns the sentinel ratio."""
         settings = self.settings
         key = self.keys[text]
-        prepared = self.runner.prepare(key_model(key), key_example(key, batch=self._info.batch))
+        prepared = self.runner.prepare_key(key, batch=self._info.batch)
         try:
             timing, ratio = guarded_time(
                 prepared, self._sentinel, warmup=settings.warmup, repeats=settings.repeats,

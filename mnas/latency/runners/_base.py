@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnas.latency._opkey import OpKey
 from mnas.latency._table import LatencyEntry
 
 __all__ = ["CLOCKS", "CallablePrepared", "Prepared", "Runner", "RunnerInfo", "Timing",
@@ -224,6 +225,17 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def prepare(self, model: nn.Module, example: torch.Tensor) -> Prepared:
         """Convert and load ``model`` for timing on ``example``."""
+
+    def prepare_key(self, key: OpKey, *, batch: int = 1) -> Prepared:
+        """Convert and load the unit ``key`` for timing (a table's entry).
+
+        Default: :func:`~mnas.latency.key_model` on :func:`~mnas.latency.key_example`
+        through :meth:`prepare`. A runner that can write a unit's graph faster than it can
+        convert the PyTorch model (onnxruntime) overrides this with the same graph.
+        """
+        from mnas.latency._key_model import key_example, key_model
+
+        return self.prepare(key_model(key), key_example(key, batch=batch))
 
     def time(self, model: nn.Module, example: torch.Tensor, *, warmup: int,
              repeats: int) -> Timing:
