@@ -1,4 +1,5 @@
-"""An op key's model as an ONNX graph, built directly: what ``torch.onnx`` exports, node for node.
+"""Op keys and whole networks as ONNX graphs, written directly: what ``torch.onnx`` exports,
+node for node.
 
 The onnxruntime runner times a key as a tiny standalone model. Exporting that model
 from PyTorch (:func:`mnas.latency.runners.export_onnx_bytes`) costs 40-150 ms per key on
@@ -11,8 +12,14 @@ build. The graph of one unit is small and regular, so it is written here directl
 the residual ``Add``; the head's ``GlobalAveragePool``, ``Flatten`` and ``Gemm``), opset
 17, with seeded random weights. The weights' values differ from the exporter's (a
 dense fp32 kernel does the same work for any finite values); the graph onnxruntime runs
-after its optimisations is the same (``tests/latency/test_onnx_keys.py`` compares them
+after its optimisations is the same (``tests/latency/test_onnx_graphs.py`` compares them
 for every kind, activation, gate, residual and head type).
+
+A whole network is its units' graphs one after the other (:func:`network_onnx_bytes`, what
+``torch.onnx`` exports for :func:`mnas.models.build`, compared the same way on the zoo):
+exporting a 224-pixel network costs 1-3 s here, writing it 20-60 ms, which is what
+makes the host model's minute and a build's calibration networks cheap. ``mnas latency
+validate`` still times networks exported by PyTorch, the models users export.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from mnas.arch import Arch
 from mnas.errors import MnasInputError
-from mnas.latency._opkey import OpKey
+from mnas.latency._opkey import OpKey, op_keys
 
-__all__ = ["OPSET", "key_onnx_bytes"]
+__all__ = ["OPSET", "key_onnx_bytes", "network_onnx_bytes"]
 
 OPSET = 17
 _ACTIVATIONS = ("relu", "relu6", "hswish", "swish", "identity")
@@ -155,6 +163,26 @@ def _unit(graph: _Graph, key: OpKey, x: str) -> str:
     return graph.node("Add", [x, inp]) if key.skip else x
 
 
+def _model_bytes(graph: _Graph, out: str, *, in_shape: list[int], out_shape: list[int]
+                 ) -> bytes:
+    from onnx import TensorProto, helper
+
+    assert graph.nodes[-1].output[0] == out  # every unit ends with the node of its output
+    graph.nodes[-1].output[0] = "output"
+    model = helper.make_model(
+        helper.make_graph(
+            graph.nodes, "mnas",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, out_shape)],
+            graph.initializers),
+        opset_imports=[helper.make_opsetid("", OPSET)], producer_name="mnas")
+    return bytes(model.SerializeToString())
+
+
+def _seed(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
 def key_onnx_bytes(key: OpKey, *, batch: int = 1) -> bytes:
     """The serialized ONNX model (opset 17) of one unit, input ``input`` (NCHW, float32),
     output ``output``, weights seeded from the key.
@@ -162,21 +190,26 @@ def key_onnx_bytes(key: OpKey, *, batch: int = 1) -> bytes:
     Raises:
         MnasInputError: An op kind or activation this builder does not know.
     """
-    from onnx import TensorProto, helper
-
-    seed = int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16)
-    graph = _Graph(seed)
+    graph = _Graph(_seed(str(key)))
     out = _unit(graph, key, "input")
-    assert graph.nodes[-1].output[0] == out  # every unit ends with the node of its output
-    graph.nodes[-1].output[0] = "output"
     out_shape = ([batch, key.out_channels] if key.kind == "head"
                  else [batch, key.out_channels, key.out_size, key.out_size])
-    model = helper.make_model(
-        helper.make_graph(
-            graph.nodes, "mnas_key",
-            [helper.make_tensor_value_info("input", TensorProto.FLOAT,
-                                           [batch, key.in_channels, key.in_size, key.in_size])],
-            [helper.make_tensor_value_info("output", TensorProto.FLOAT, out_shape)],
-            graph.initializers),
-        opset_imports=[helper.make_opsetid("", OPSET)], producer_name="mnas")
-    return bytes(model.SerializeToString())
+    return _model_bytes(graph, out, in_shape=[batch, key.in_channels, key.in_size, key.in_size],
+                        out_shape=out_shape)
+
+
+def network_onnx_bytes(arch: Arch, *, batch: int = 1) -> bytes:
+    """The serialized ONNX model of a whole network: its units' graphs in order (stem,
+    blocks, head), input ``input`` (NCHW image), output ``output`` (logits), weights seeded
+    from the network's keys.
+
+    Raises:
+        MnasInputError: An op kind or activation this builder does not know.
+    """
+    keys = op_keys(arch)
+    graph = _Graph(_seed("|".join(str(k) for k in keys)))
+    out = "input"
+    for key in keys:
+        out = _unit(graph, key, out)
+    return _model_bytes(graph, out, in_shape=[batch, 3, arch.resolution, arch.resolution],
+                        out_shape=[batch, arch.num_classes])

@@ -13,8 +13,8 @@ import pytest
 
 from mnas.errors import MnasInputError
 from mnas.latency import OpKey, key_example, key_model, op_keys
-from mnas.latency.runners import OnnxRuntimeRunner, export_onnx_bytes
-from mnas.latency.runners._onnx_keys import key_onnx_bytes
+from mnas.latency.runners import OnnxRuntimeRunner, arch_model, export_onnx_bytes
+from mnas.latency.runners._onnx_graphs import key_onnx_bytes, network_onnx_bytes
 from mnas.models import get_arch
 
 # every kind, activation (relu, relu6, hswish, swish), SE gate, residual and head type
@@ -68,6 +68,18 @@ def test_direct_graph_is_what_onnxruntime_runs_for_the_export(text: str, tmp_pat
     assert _optimized_signature(direct, tmp_path) == _optimized_signature(exported, tmp_path)
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "mobilenet_v2_050", "mnasnet_a1",
+                                  "mobilenet_v1_025", "efficientnet_lite0"])
+def test_direct_network_is_what_onnxruntime_runs_for_the_export(name: str,
+                                                                tmp_path: Path) -> None:
+    arch = get_arch(name).replace(resolution=64)
+    direct = network_onnx_bytes(arch)
+    onnx.checker.check_model(onnx.load_from_string(direct), full_check=True)
+    model, example = arch_model(arch)
+    exported = export_onnx_bytes(model, example)
+    assert _optimized_signature(direct, tmp_path) == _optimized_signature(exported, tmp_path)
+
+
 def test_zoo_keys_have_direct_graphs_of_the_right_shape() -> None:
     keys = {str(k): k for name in ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small",
                                    "mnasnet_a1", "efficientnet_lite0")
@@ -82,11 +94,12 @@ def test_zoo_keys_have_direct_graphs_of_the_right_shape() -> None:
         assert out.shape == expected, key
 
 
-def test_the_runner_times_keys_from_direct_graphs() -> None:
+def test_the_runner_times_keys_and_networks_from_direct_graphs() -> None:
     runner = OnnxRuntimeRunner()
-    prepared = runner.prepare_key(OpKey.parse(KEYS[3]))
-    timing = prepared.time(warmup=1, repeats=5)
-    assert timing.n == 5 and 0 < timing.min_ms < 100
+    for prepared in (runner.prepare_key(OpKey.parse(KEYS[3])),
+                     runner.prepare_arch(get_arch("mobilenet_v3_small").replace(resolution=64))):
+        timing = prepared.time(warmup=1, repeats=5)
+        assert timing.n == 5 and 0 < timing.min_ms < 100
 
 
 def test_unknown_activation_is_an_input_error() -> None:
