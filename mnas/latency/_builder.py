@@ -359,17 +359,31 @@ class Sentinel:
         self.baseline_ms = baseline_ms
         self._prepared = runner.prepare_key(key, batch=batch)
         self._prepared.time(warmup=3, repeats=1)
+        self._last: tuple[float, float] | None = None  # (monotonic time, ratio)
 
-    def ratio(self) -> float:
-        """Current median over the fastest median seen (>= 1 means slower than idle)."""
+    def ratio(self, *, max_age_s: float = 0.0) -> float:
+        """Current median over the fastest median seen (>= 1 means slower than idle).
+
+        Args:
+            max_age_s: Reuse the last check if it is at most this old: the check after one
+                measurement is the check before the next (it halves the sentinel's runs,
+                which cost as much as timing a median key).
+        """
+        if self._last is not None and time.monotonic() - self._last[0] <= max_age_s:
+            return self._last[1]
         now = self._prepared.time(warmup=1, repeats=self.repeats).median_ms
         if self.baseline_ms is None or now < self.baseline_ms:
             self.baseline_ms = now
-        return now / self.baseline_ms
+        self._last = (time.monotonic(), now / self.baseline_ms)
+        return self._last[1]
 
     def close(self) -> None:
         """Release the loaded sentinel model."""
         self._prepared.close()
+
+
+REUSE_CHECK_S = 0.5
+"""A sentinel check this recent (seconds) also serves as the next measurement's before-check."""
 
 
 def guarded_time(prepared: Prepared, sentinel: Sentinel | None, *, warmup: int, repeats: int,
@@ -389,7 +403,8 @@ def guarded_time(prepared: Prepared, sentinel: Sentinel | None, *, warmup: int, 
     for attempt in range(max(1, attempts)):
         if attempt and pause_s:
             time.sleep(pause_s * attempt)
-        before = sentinel.ratio() if sentinel else 1.0
+        # the previous measurement's after-check, when it was just now, is this one's before
+        before = sentinel.ratio(max_age_s=REUSE_CHECK_S) if sentinel else 1.0
         timing = prepared.time(warmup=warmup, repeats=repeats)
         ratio = max(before, sentinel.ratio()) if sentinel else 1.0
         if best is None or ratio < best[1]:
@@ -651,9 +666,12 @@ class TableBuilder:
         try:
             with bar:
                 if kept:
-                    bar.note(f"resuming {self.path}: {kept:,} timings of {already:,} keys kept "
-                             f"({sum(1 for k in self.keys if self._passes_of(table, k) >= 2):,}"
-                             f" timed twice or more), "
+                    record = table.header.extra.get(BUILD_FIELD) or {}
+                    verb = ("measuring on top of the estimate" if record.get("state") ==
+                            "estimate" else "resuming")
+                    twice = sum(1 for k in self.keys if self._passes_of(table, k) >= 2)
+                    bar.note(f"{verb} {self.path}: {kept:,} timings of {already:,} of "
+                             f"{len(self.keys):,} keys kept ({twice:,} timed twice or more), "
                              f"{len(table.header.extra['calibration_networks'])} whole "
                              "networks")
                 networks_s = self._networks_seconds(table) + (
@@ -664,11 +682,12 @@ class TableBuilder:
                     bar.status("preparing the runtime")
                     # the runner converts every key it is about to time (LiteRT: cached on
                     # disk, in parallel worker processes); the others do nothing here
-                    needed = [k for k in self._order if self._passes_of(table, k) == 0]
-                    self.runner.convert_ahead(
-                        [(key_model(self.keys[k]), key_example(self.keys[k],
-                                                               batch=self._info.batch))
-                         for k in needed], on_progress=bar.converting)
+                    if self.runner.converts_ahead:
+                        needed = [k for k in self._order if self._passes_of(table, k) == 0]
+                        self.runner.convert_ahead(
+                            [(key_model(self.keys[k]), key_example(self.keys[k],
+                                                                   batch=self._info.batch))
+                             for k in needed], on_progress=bar.converting)
                     self._sentinel = self._make_sentinel(table)
                 if "call_overhead_ms" not in table.header.extra:
                     table.header.extra["call_overhead_ms"] = call_overhead_ms(
