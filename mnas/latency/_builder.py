@@ -616,7 +616,13 @@ class TableBuilder:
         return planned
 
     def _networks_seconds(self, table: LatencyTable) -> float:
-        """What timing the missing whole networks should take (setup + runs)."""
+        """What timing the missing whole networks should take (setup + runs), in wall time.
+
+        The predictions are of one run's CPU time on a calm machine; on a loaded one each run
+        also waits for the core, so the estimate is scaled by the load per CPU (1-minute
+        load average over the CPUs, at least 1) and a margin: a time budget must leave the
+        networks enough (a 5-minute build ran 80 s over at load 6 with the plain estimate).
+        """
         from mnas.latency._predictor import TablePredictor
 
         settings = self.settings
@@ -635,7 +641,8 @@ class TableBuilder:
             except MnasInputError:
                 ms = 5.0
             total += NETWORK_SETUP_S + runs * ms / 1000
-        return total
+        load = os.getloadavg()[0] / max(1, os.cpu_count() or 1)
+        return total * max(1.0, load) * NETWORK_MARGIN
 
     # ------------------------------------------------------------ run
     def run(self, *, on_progress: Callable[[int, int, float], None] | None = None
@@ -893,8 +900,11 @@ NETWORK_GROUP = 32
 NETWORK_SETUP_S = 0.3
 """Seconds to write and load one whole network for timing (0.05-0.3 s here; a runner
 that exports from PyTorch takes 1-3 s, and the budget then keeps less for the keys)."""
-FIT_S = 3.0
-"""Seconds to fit the calibration and write the table, kept free under a time budget."""
+NETWORK_MARGIN = 1.5
+"""Head room on the whole networks' estimated time under a time budget."""
+FIT_S = 10.0
+"""Seconds to fit the calibration, re-fit the host model on every entry (a few seconds on
+4,000 keys under load) and write the table, kept free under a time budget."""
 
 
 def time_networks(runner: Runner, archs: Sequence[Arch], *, settings: BuildSettings,
