@@ -29,7 +29,9 @@ from mnas.latency._host_model import (
     HostModelSettings,
     estimate_archs,
     fit_host_model,
+    held_out_errors,
     model_band,
+    network_points,
     probe_candidates,
     select_probe_keys,
     time_probes,
@@ -153,8 +155,9 @@ def finish_host_table(path: str | Path, *, weights_threshold: bool, how_to_measu
 
     ``provenance`` is ``measured`` when the build measured every key it was asked for
     (``build.state == complete``), else ``estimated``; ``error_band`` is the band of a
-    prediction from measured entries (the calibration's) when measured, else the wider of
-    that and the model's; ``model_error_band`` is the model's worst leave-one-out error on
+    prediction from measured entries (``entries_error_band``: the worst of the
+    calibration's in-sample and leave-one-out errors) when measured, else the wider of that
+    and the model's; ``model_error_band`` is the model's worst leave-one-out error on
     the calibration networks with every unit from the model.
     """
     from mnas.latency._table import load_table
@@ -169,7 +172,11 @@ def finish_host_table(path: str | Path, *, weights_threshold: bool, how_to_measu
         source=f"fitted on the {len(table.entries)} units measured by `{how_to_measure}`")
     band = model_band(errors)
     complete = (extra.get(BUILD_FIELD) or {}).get("state") == "complete"
-    entries_band = table.header.error_band  # the builder's, from its calibration
+    # the builder's band is its calibration's worst in-sample error; a network the
+    # calibration did not see can miss by more: take the worst leave-one-out error too
+    as_predicted = network_points(table, model, records)
+    entries_band = max(table.header.error_band, model_band(held_out_errors(
+        as_predicted, as_predicted, weights_threshold=weights_threshold)))
     table.device_model = model.to_dict()
     extra.update({"entries": ENTRIES_MEASURED, "model_error_band": band,
                   "entries_error_band": entries_band,
