@@ -11,7 +11,7 @@ import math
 
 from mnas.arch import Arch, ArchCosts, BlockCost, arch_costs, block_costs
 from mnas.proxies._base import AccuracyProxy, register_proxy
-from mnas.proxies._common import at_resolution, check_resolution
+from mnas.proxies._resolution import at_resolution, check_resolution
 
 __all__ = ["ArchCosts", "BlockCost", "FlopsProxy", "ParamsProxy", "arch_costs", "block_costs"]
 

@@ -298,7 +298,8 @@ def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
              for z in read_csv(zoo_path) if z["latency_ms"] and z["score"]],
         best=(ranked[0].latency_ms, ranked[0].score) if ranked else None,
         budget_ms=config.budget_ms, proxy=config.proxy, device=predictor.target,
-        provenance=predictor.table.header.provenance))
+        provenance=predictor.table.header.provenance,
+        band=ranked[0].band if ranked else None))
 
     top_dir = run_dir / "top"
     top_dir.mkdir(exist_ok=True)
