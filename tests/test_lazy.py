@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "mnas"
-LAZY = ["mnas", "mnas.accuracy", "mnas.latency", "mnas.search", "mnas.search._batched",
-        "mnas.weights"]
+LAZY = ["mnas", "mnas.accuracy", "mnas.latency", "mnas.models", "mnas.proxies", "mnas.search",
+        "mnas.search._batched", "mnas.weights"]
 
 
 def _init(package: str) -> ast.Module:

@@ -18,7 +18,13 @@ def register(subparsers: Any) -> None:
         help="fit and inspect accuracy models (real labels -> predicted accuracy)",
         description="Accuracy models: fitted on labelled architectures, used with "
         "`mnas score/search --proxy MODEL.json`.")
-    fit = sub.add_parser("fit", help="fit a model on labels and print its cross-validated quality")
+    fit = sub.add_parser(
+        "fit", help="fit a model on labels and print its cross-validated quality",
+        description="Fit an accuracy model on labelled architectures and write the model "
+                    "file: with several sources or recipes the anchored model (one offset per "
+                    "recipe, cross-validated by leaving each recipe out), else ridge or MLP "
+                    "ensembles chosen by 5-fold cross-validation; every candidate's quality is "
+                    "printed.")
     fit.add_argument("--labels", required=True, metavar="SRC", action="append",
                      help="a folder of arch files with truth.accuracy, a CSV arch,accuracy "
                      "(optional recipe column), or a run folder searched with --proxy train; "
@@ -42,7 +48,9 @@ def register(subparsers: Any) -> None:
     fit.add_argument("--name", default="", help="model name stored in its header")
     fit.add_argument("-o", "--output", required=True, metavar="FILE", help="model file (.json)")
     fit.set_defaults(func=run_fit)
-    show = sub.add_parser("show", help="header and measured quality of a model")
+    show = sub.add_parser("show", help="header and measured quality of a model",
+                          description="Print an accuracy model's header: labels, space, "
+                                      "encoding, family, domain and measured quality.")
     show.add_argument("model", metavar="FILE|NAME", help="a model file or a shipped model name")
     show.add_argument("--json", action="store_true", help="print the header as JSON")
     show.set_defaults(func=run_show)

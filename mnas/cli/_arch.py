@@ -64,9 +64,15 @@ def _show(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``mnas arch``."""
-    verbs = add_command_group(subparsers, "arch", help="inspect an architecture")
-    show = verbs.add_parser("show", help="show a zoo architecture or an arch file")
-    show.add_argument("arch", metavar="NAME|FILE")
+    verbs = add_command_group(subparsers, "arch", help="inspect an architecture",
+                              description="Inspect an architecture: a zoo name or an "
+                                          "mnas-arch/1 JSON file.")
+    show = verbs.add_parser(
+        "show", help="show a zoo architecture or an arch file",
+        description="Print an architecture's blocks with their sizes, its parameters and "
+                    "MACs (analytic count), as a table, JSON or timm arch_def tokens.")
+    show.add_argument("arch", metavar="NAME|FILE", help="zoo name or arch file")
     show.add_argument("--json", action="store_true", help="same as --format json")
-    show.add_argument("--format", choices=("table", "json", "timm"), default="table")
+    show.add_argument("--format", choices=("table", "json", "timm"), default="table",
+                      help="table (default), json, or timm (arch_def tokens per stage)")
     show.set_defaults(func=_show)

@@ -17,7 +17,7 @@ from mnas.spaces import DEFAULT_SPACE
 if TYPE_CHECKING:
     from mnas.latency import TableBuildOptions
 
-__all__ = ["ensure_host_table", "register"]
+__all__ = ["ensure_host_table", "print_table_note", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -38,9 +38,11 @@ def _register_build(sub: Any) -> None:
     p = sub.add_parser(
         "build", help="measure a latency table on this device (resumes where it stopped)",
         description="Enumerate the op keys of a search space (and of named architectures), "
-                    "time each key as a tiny model, then time whole networks and fit the "
-                    "calibration. Killed or interrupted, rerun the same command: it measures "
-                    "only what is missing.")
+                    "time each key as a tiny model, most used first, then time whole networks "
+                    "and fit the calibration. On the host a new table starts as an estimate "
+                    "from this machine's speed (about a minute) whose estimates the build "
+                    "replaces with measurements. Killed or interrupted, rerun the same "
+                    "command: it keeps what it measured and times only the rest.")
     p.add_argument("--target", default="host",
                    help="table name; 'host' (default) names it after this CPU and runtime")
     p.add_argument("--out", help="table file (default: latency_tables/<target name>.json)")
@@ -72,9 +74,15 @@ def _register_build(sub: Any) -> None:
     p.add_argument("--drift-tolerance", type=float, default=0.05,
                    help="sentinel slowdown that triggers a re-time (default 0.05)")
     p.add_argument("--passes", type=int, default=None,
-                   help="timing passes over all keys, each in its own random order; an "
-                        "entry keeps the fastest run of all (default 4 on the host, 2 on "
-                        "a phone)")
+                   help="most timing passes per key; an entry keeps the fastest run of all "
+                        "(default 4 on the host, 2 on a phone)")
+    p.add_argument("--min-passes", type=int, default=2,
+                   help="passes every key gets; after them a key is timed again only while "
+                        "its fastest run still improves by more than 2%% (default 2)")
+    p.add_argument("--time-budget", default=None, metavar="DURATION",
+                   help="stop measuring keys in time to fit the calibration within this "
+                        "duration (e.g. 10m, 90s, 1h); unmeasured keys stay estimated by the "
+                        "host model, and rerunning continues (default: no budget)")
     p.add_argument("--statistic", choices=("min", "median"), default=None,
                    help="what the table predicts from: min (default on the host: steady on "
                         "a shared machine) or median (default on a phone)")
@@ -108,6 +116,7 @@ def _parse_cpus(text: str | None) -> tuple[int, ...] | None:
 def _build_options(args: argparse.Namespace) -> TableBuildOptions:
     """The :class:`~mnas.latency.TableBuildOptions` of parsed ``latency build`` arguments."""
     from mnas.latency import TableBuildOptions
+    from mnas.latency._build_job import parse_time_budget
 
     return TableBuildOptions(
         target=args.target, out=Path(args.out) if args.out else None,
@@ -117,49 +126,98 @@ def _build_options(args: argparse.Namespace) -> TableBuildOptions:
         device=args.device or "host", runner=args.runner, runner_binary=args.runner_binary,
         cpu_mask=args.cpu_mask, threads=args.threads, clock=args.clock,
         cpus=_parse_cpus(args.cpus), warmup=args.warmup, repeats=args.repeats,
-        drift_tolerance=args.drift_tolerance, passes=args.passes, statistic=args.statistic,
+        drift_tolerance=args.drift_tolerance, passes=args.passes, min_passes=args.min_passes,
+        time_budget_s=None if args.time_budget is None else parse_time_budget(args.time_budget),
+        statistic=args.statistic,
         recalibrate=args.recalibrate, calibration_networks=args.calibration_networks,
         key_samples=args.key_samples, seed=args.seed,
         progress=args.progress if args.progress is not None else sys.stderr.isatty())
 
 
-def _cmd_build(args: argparse.Namespace) -> int:
-    from mnas.latency import build_latency_table
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    report = build_latency_table(_build_options(args))
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from mnas.latency import build_latency_table, load_table
+    from mnas.latency._build_state import status_note
+
+    options = _build_options(args)
+    report = build_latency_table(options, on_status=_stderr_line if options.progress else None)
     cal = report.calibration
+    table = load_table(report.path)
     if args.json:
         print_json({
             "path": str(report.path), "keys": report.keys, "already": report.already,
-            "measured": report.measured, "retimed": report.retimed,
+            "measured": report.measured, "retimed": report.retimed, "kept": report.kept,
+            "stable": report.stable, "stopped": report.stopped,
             "networks_measured": report.networks_measured, "seconds": report.seconds,
+            "provenance": table.header.provenance, "error_band": table.header.error_band,
+            "model_error_band": table.header.extra.get("model_error_band"),
             "calibration": None if cal is None else {
                 "a": cal.a, "b": cal.b, "c": cal.c, "w0": cal.w0, "n": cal.n, "mape": cal.mape,
                 "max_abs_pct_err": cal.max_abs_pct_err},
         })
         return 0
-    print(f"{report.path}: {report.keys} keys ({report.already} already there, "
-          f"{report.measured} measured, {report.retimed} re-timed in a later pass), "
-          f"{report.networks_measured} whole networks timed, {report.seconds:.0f} s")
+    kept = f", {report.kept:,} timings kept from before" if report.kept else ""
+    print(f"{report.path}: {report.keys:,} keys ({report.already:,} already there{kept}; "
+          f"{report.measured:,} measured, {report.retimed:,} re-timed in a later pass; "
+          f"{report.stable:,} stable), {report.networks_measured} whole networks timed, "
+          f"{report.seconds:.0f} s")
     if cal is not None:
         beyond = f" beyond {cal.w0:.3f} M" if cal.w0 else ""
         print(f"calibration: total = {cal.a:.4f} * sum + {cal.c:.4f} ms/M weights{beyond} + "
               f"{cal.b:.4f} ms over {cal.n} networks "
               f"(MAPE {pct_text(cal.mape)}, max {pct_text(cal.max_abs_pct_err)})")
+    model_band = table.header.extra.get("model_error_band")
+    if isinstance(model_band, float):
+        entries_band = table.header.extra.get("entries_error_band", table.header.error_band)
+        print(f"predictions: measured ±{entries_band * 100:.0f}% from measured entries, "
+              f"estimated ±{model_band * 100:.0f}% where a key is left to the host model")
+    note = status_note(table)
+    if note:
+        print(note)
     return 0
 
 
-def ensure_host_table(*, build: bool, runner: str = "onnxruntime", threads: int = 1) -> None:
-    """Build this host's default table first if it is missing and ``build`` is set."""
-    from mnas.latency import TableBuildOptions, build_latency_table, default_tables_dir
-    from mnas.latency._host import host_table_name
+def print_table_note(table: Any, *, always: bool = False) -> None:
+    """One line on stderr when ``table``'s build is unfinished (interrupted, stopped at its
+    time budget, still running, or only the host model's estimate).
 
-    path = default_tables_dir() / f"{host_table_name(runner, threads)}.json"
-    if path.exists() or not build:
+    Args:
+        table: The table.
+        always: Print it for any table; otherwise only for a table whose device model
+            answers missing keys (without one, a key the build did not reach is an error
+            that says the same, so a command about to predict stays at one line).
+    """
+    from mnas.latency._build_state import status_note
+
+    if not always and table.header.missing_keys != "device_model":
         return
-    print(f"no table for this host yet: building {path} (minutes)", file=sys.stderr)
-    build_latency_table(TableBuildOptions(runner=runner, threads=threads,
-                                          progress=sys.stderr.isatty()))
+    note = status_note(table)
+    if note:
+        _stderr_line(f"note: {note}")
+
+
+def ensure_host_table(*, build: bool, runner: str = "onnxruntime", threads: int = 1) -> None:
+    """Make sure this host's default table exists: estimate it (about a minute) if it is
+    missing, or with ``build`` measure it."""
+    from mnas.latency import TableBuildOptions, build_latency_table
+    from mnas.latency._build_job import estimate_latency_table
+    from mnas.latency._host import host_table_name
+    from mnas.latency._predictor import default_tables_dir
+
+    options = TableBuildOptions(runner=runner, threads=threads, progress=sys.stderr.isatty())
+    path = default_tables_dir() / f"{host_table_name(runner, threads)}.json"
+    if not path.exists():
+        if build:
+            _stderr_line(f"no latency table for this host yet: building {path}")
+            build_latency_table(options, on_status=_stderr_line)
+        else:
+            _stderr_line(f"no latency table for this host yet: estimating {path} from this "
+                         f"machine's own speed (about a minute; `{options.command()}` "
+                         "measures it)")
+            estimate_latency_table(options, on_status=_stderr_line)
 
 
 # ---------------------------------------------------------------- show
@@ -197,6 +255,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"table     {table.path}")
     print(f"target    {header.target}  ({header.provenance}, ±{header.error_band * 100:.0f}%)")
+    model_band = header.extra.get("model_error_band")
+    if header.missing_keys == "device_model":
+        origin = ("measured on the device" if header.extra.get("entries") == "measured"
+                  or header.provenance == "measured" else "estimated")
+        model = (f", ±{model_band * 100:.0f}% on networks it did not fit"
+                 if isinstance(model_band, float) else "")
+        print(f"keys      {len(table.entries):,} entries {origin}; any other key is estimated "
+              f"by the table's device model{model}")
     print(f"device    {header.device}")
     print(f"cpu       {header.cpu}")
     print(f"runtime   {header.runtime} {header.runtime_version}, {header.threads} thread(s), "
@@ -209,6 +275,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"date      {header.date}")
     if header.how_to_measure:
         print(f"rebuild   {header.how_to_measure}")
+    print_table_note(table, always=True)
     if cal is not None:
         mape, worst = pct_text(cal.mape), pct_text(cal.max_abs_pct_err)
         weights = (f" + {cal.c:.4f} ms/M weights" if cal.c else "") + (
@@ -243,7 +310,7 @@ def _register_validate(sub: Any) -> None:
         "validate", help="measure sampled networks end to end and compare with predictions",
         description="Sample architectures from a space with a fixed seed, predict each with "
                     "the target's table, time each whole network on this device with the "
-                    "table's runtime, and report MAPE, within ±10%%, Kendall's tau.")
+                    "table's runtime, and report MAPE, within ±10%, Kendall's tau.")
     p.add_argument("--target", required=True, help="'host', a target name or a table file")
     p.add_argument("--space", default=DEFAULT_SPACE, help=f"space (default {DEFAULT_SPACE})")
     p.add_argument("--samples", type=int, default=30, help="architectures (default 30)")
@@ -261,8 +328,10 @@ def _register_validate(sub: Any) -> None:
                    help="also re-fit the calibration on the references timed now (needs "
                         "--references >= 6) and report its predictions beside the table's")
     p.add_argument("--build", action="store_true",
-                   help="with --target host: build this host's table first if it is missing")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+                   help="with --target host: measure this host's table first if it is missing "
+                        "(default: estimate it, about a minute)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_validate)
 
@@ -276,6 +345,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.target == "host":
         ensure_host_table(build=args.build)
     table = resolve_target(args.target)
+    print_table_note(table)
     space = load_space(args.space)
     archs = validation_archs(space, args.samples, seed=args.seed)
     settings = BuildSettings(network_warmup=args.warmup, network_repeats=args.repeats,

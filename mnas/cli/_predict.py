@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
                    help="'host', a shipped target name (e.g. pixel4) or a table file")
     p.add_argument("--arch", required=True, help="zoo name or arch file")
     p.add_argument("--build", action="store_true",
-                   help="with --target host: build this host's table first if it is missing")
+                   help="with --target host: measure this host's table first if it is missing "
+                        "(default: estimate it from this machine's speed, about a minute)")
     p.add_argument("--per-block", action="store_true", help="also list every unit's latency")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (latency_ms, low_ms, high_ms, provenance, "
@@ -29,7 +30,8 @@ def register(subparsers: Any) -> None:
 
 
 def format_estimate(estimate: Any, table: Any) -> str:
-    """One line: ``12.3 ms (measured on AMD EPYC, onnxruntime 1.32.0 1 thread, ±5%)``.
+    """One line: ``12.3 ms (measured on AMD EPYC, onnxruntime 1.32.0 1 thread, ±5%: 11.7-12.9
+    ms)``.
 
     An estimate is never called measured: tables from a device model, or predictions
     that needed the device model, read ``estimated ±X% for ...``.
@@ -37,7 +39,7 @@ def format_estimate(estimate: Any, table: Any) -> str:
     header = table.header
     threads = f"{header.threads} thread{'s' if header.threads != 1 else ''}"
     where = f"{header.cpu}, {header.runtime} {header.runtime_version} {threads}"
-    band = f"±{estimate.band * 100:.0f}%"
+    band = (f"±{estimate.band * 100:.0f}%: {estimate.low_ms:.2f}-{estimate.high_ms:.2f} ms")
     if estimate.provenance == "measured":
         text = f"{estimate.latency_ms:.2f} ms (measured on {where}, {band})"
     else:
@@ -48,11 +50,10 @@ def format_estimate(estimate: Any, table: Any) -> str:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from mnas.cli._latency import ensure_host_table, print_table_note
     from mnas.latency._predictor import TablePredictor, resolve_target
 
     if args.target == "host":
-        from mnas.cli._latency import ensure_host_table
-
         ensure_host_table(build=args.build)
     table = resolve_target(args.target)
     arch = resolve_arch(args.arch)
@@ -63,8 +64,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         data["table"] = str(table.path) if table.path else None
         data["arch"] = arch.name
         print_json(data)
+        print_table_note(table, always=True)
         return 0
     print(f"{arch.name}: {format_estimate(estimate, table)}")
+    print_table_note(table, always=True)
     if args.per_block:
         for block in estimate.per_block:
             print(f"  {block.ms:8.3f} ms  {block.source:<12} {block.key}")

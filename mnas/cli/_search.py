@@ -76,7 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run(args: argparse.Namespace) -> int:
     import optuna
 
+    from mnas.cli._latency import ensure_host_table, print_table_note
     from mnas.cli._search_ray import ray_options
+    from mnas.latency import resolve_target
     from mnas.search import (
         DEFAULT_SAMPLER,
         SearchConfig,
@@ -89,6 +91,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.backend != "ray":
         ray_options(args)  # refuses Ray-only flags without --backend ray
     budget = parse_budget(args.budget)
+    if args.target == "host":
+        ensure_host_table(build=False)  # a new CPU: its estimate first (about a minute)
+    print_table_note(resolve_target(args.target))
     config = SearchConfig(
         target=args.target, budget_ms=budget, space=args.space, trials=args.trials,
         timeout_s=args.timeout or None, proxy=args.proxy or default_proxy_name(), data=args.data,
@@ -128,14 +133,22 @@ def print_result(result: SearchResult, *, as_json: bool, backend: str) -> int:
                 "estimator": result.config.extra.get("estimator"),
                 "arch": str(result.run_dir / "best" / "arch.json")}})
         return 0
-    verb = "resumed" if result.resumed else "ran"
     where = " on Ray" if backend == "ray" else ""
-    if result.batched:
-        print(f"{verb}: evaluated {result.new:,} candidates in batches ({result.finished:,} in "
-              f"total) in {result.elapsed_s:.1f} s; run folder {result.run_dir}")
+    if result.batched and result.resumed:
+        kept = result.finished - result.new
+        print(f"resumed {result.run_dir}: kept {kept:,} evaluations, evaluated {result.new:,} "
+              f"candidates more in batches ({result.finished:,} in total) in "
+              f"{result.elapsed_s:.1f} s")
+    elif result.batched:
+        print(f"evaluated {result.new:,} candidates in batches in {result.elapsed_s:.1f} s; "
+              f"run folder {result.run_dir}")
+    elif result.resumed:
+        kept = result.finished - result.new
+        print(f"resumed {result.run_dir}: kept {kept} finished trials, ran {result.new} "
+              f"more{where} ({result.finished} in total) in {result.elapsed_s:.1f} s")
     else:
-        print(f"{verb} {result.new} trials{where} ({result.finished} finished in total) in "
-              f"{result.elapsed_s:.1f} s; run folder {result.run_dir}")
+        print(f"ran {result.new} trials{where} in {result.elapsed_s:.1f} s; run folder "
+              f"{result.run_dir}")
     if best is None:
         print(f"no architecture within {result.config.budget_ms:g} ms was found; raise "
               "--trials or the budget")

@@ -79,15 +79,23 @@ def _sample(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``mnas space``."""
-    verbs = add_command_group(subparsers, "space", help="inspect and sample search spaces")
-    show = verbs.add_parser("show", help="skeleton, choices and size of a space")
-    show.add_argument("space", metavar="NAME|FILE")
-    show.add_argument("--json", action="store_true")
+    verbs = add_command_group(subparsers, "space", help="inspect and sample search spaces",
+                              description="Search spaces: a shipped name (search_spaces/) or "
+                                          "a YAML file.")
+    show = verbs.add_parser(
+        "show", help="skeleton, choices and size of a space",
+        description="Print a search space's skeleton (stages and fixed blocks), every choice "
+                    "with its flat parameter name, and the number of architectures.")
+    show.add_argument("space", metavar="NAME|FILE", help="space name or YAML file")
+    show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=_show)
-    sample = verbs.add_parser("sample", help="write K random arch files")
-    sample.add_argument("space", metavar="NAME|FILE")
+    sample = verbs.add_parser(
+        "sample", help="write K random arch files",
+        description="Draw K random architectures of a space (seeded) and write each as an "
+                    "mnas-arch/1 JSON file.")
+    sample.add_argument("space", metavar="NAME|FILE", help="space name or YAML file")
     sample.add_argument("--n", type=int, default=10, help="number of archs (default 10)")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     sample.add_argument("-o", "--output", required=True, metavar="DIR")
     sample.add_argument("--json", action="store_true", help="print the written paths as JSON")
     sample.set_defaults(func=_sample)

@@ -126,12 +126,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                                     "(extract a subnet, recalibrate BatchNorm)",
         description="Architectures of once-for-all's spaces have ImageNet weights in its "
                     "released supernets (see docs/weights.md).")
-    listing = verbs.add_parser("list", help="the known supernets, their URLs and checksums")
+    listing = verbs.add_parser(
+        "list", help="the known supernets, their URLs and checksums",
+        description="List once-for-all's released supernets mnas can take weights from: name, "
+                    "space, download URL and the checksum a download is held to.")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=_run_list)
 
     download = verbs.add_parser(
-        "download", help="download a supernet checkpoint (checksum checked before it is kept)")
+        "download", help="download a supernet checkpoint (checksum checked before it is kept)",
+        description="Download a supernet checkpoint from once-for-all's release into DIR; the "
+                    "file is kept only when its checksum matches (a local copy works as well: "
+                    "pass its path to `weights extract --supernet NAME=PATH`).")
     download.add_argument("name", metavar="NAME", help="ofa-mbv3-w1.0, ofa-mbv3-w1.2 or "
                                                        "ofa-proxyless-w1.3")
     download.add_argument("-o", "--output", required=True, metavar="DIR",

@@ -35,8 +35,15 @@ def _list(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``mnas zoo``."""
-    verbs = add_command_group(subparsers, "zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet)")
-    listing = verbs.add_parser("list", help="list registered architectures")
+    verbs = add_command_group(
+        subparsers, "zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet)",
+        description="The reference architectures (MobileNetV1/V2/V3, MnasNet, "
+                    "EfficientNet-Lite0 at their paper widths), usable by name wherever an "
+                    "arch is asked for.")
+    listing = verbs.add_parser(
+        "list", help="list registered architectures",
+        description="List the zoo's names with their resolution and block count; --profile "
+                    "adds parameters and MACs (counted analytically, no network is built).")
     listing.add_argument("--profile", action="store_true", help="also count params and MACs")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=_list)

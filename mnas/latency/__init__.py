@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 from mnas._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from mnas.latency._build_job import TableBuildOptions, build_latency_table
+    from mnas.latency._build_job import (
+        TableBuildOptions,
+        build_latency_table,
+        estimate_latency_table,
+    )
     from mnas.latency._builder import (
         BuildReport,
         BuildSettings,
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     )
     from mnas.latency._calibrate import CalibrationPoint, fit_calibration, percent_errors
     from mnas.latency._host import cpu_model, host_table_name
+    from mnas.latency._host_model import HostModelSettings
     from mnas.latency._key_model import key_example, key_model
     from mnas.latency._opkey import OpKey, op_keys, resolution_key, unique_op_keys
     from mnas.latency._predictor import (
@@ -53,13 +58,16 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    "mnas.latency._build_job": ("TableBuildOptions", "build_latency_table"),
+    "mnas.latency._build_job": (
+        "TableBuildOptions", "build_latency_table", "estimate_latency_table"
+    ),
     "mnas.latency._builder": (
         "BuildReport", "BuildSettings", "KeyCoverage", "NetworkTiming", "Sentinel", "TableBuilder",
         "build_table", "enumerate_space_keys", "time_networks"
     ),
     "mnas.latency._calibrate": ("CalibrationPoint", "fit_calibration", "percent_errors"),
     "mnas.latency._host": ("cpu_model", "host_table_name"),
+    "mnas.latency._host_model": ("HostModelSettings",),
     "mnas.latency._key_model": ("key_example", "key_model"),
     "mnas.latency._opkey": ("OpKey", "op_keys", "resolution_key", "unique_op_keys"),
     "mnas.latency._predictor": (
@@ -93,7 +101,9 @@ __all__ = [
     "TableBuilder",
     "ValidationReport",
     "ValidationRow",
+    "HostModelSettings",
     "build_latency_table",
+    "estimate_latency_table",
     "build_table",
     "cpu_model",
     "enumerate_space_keys",

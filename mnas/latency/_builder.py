@@ -33,19 +33,20 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from mnas._progress import progress_bar
 from mnas.arch import Arch, Block, Head, Stem, block_cost, head_costs, stem_costs
 from mnas.errors import MnasInputError
+from mnas.latency._build_progress import BuildProgress
+from mnas.latency._build_state import BUILD_FIELD, build_record
 from mnas.latency._calibrate import CalibrationPoint, fit_calibration
-from mnas.latency._key_model import key_example, key_model, seed_of
+from mnas.latency._key_model import key_example, key_model
 from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
 from mnas.latency._table import (
     STATISTICS,
@@ -54,7 +55,7 @@ from mnas.latency._table import (
     TableHeader,
     load_table,
 )
-from mnas.latency.runners import Prepared, Runner, RunnerInfo, Timing
+from mnas.latency.runners import Prepared, Runner, RunnerInfo, Timing, arch_model
 
 __all__ = [
     "BuildReport",
@@ -72,6 +73,7 @@ __all__ = [
     "estimate_macs",
     "guarded_time",
     "journal_path",
+    "new_table_header",
     "time_networks",
 ]
 
@@ -88,10 +90,17 @@ class BuildSettings:
         drift_tolerance: Sentinel slowdown over its idle speed that counts as drift
             (0.05 = 5%); a measurement taken while drifting is retried.
         attempts: Immediate attempts per key while drifting.
-        passes: Timing passes over all keys, each in its own random order; an entry
-            combines them (:meth:`LatencyEntry.merged`). This VM runs 1.3-1.6x slow for
-            seconds to minutes at a time; a key is timed in ~10 ms, so with 2 passes about
-            one key in four was caught slow both times, with 4 passes about one in 16.
+        passes: Most timing passes per key; an entry combines them
+            (:meth:`LatencyEntry.merged`). This VM runs 1.3-1.6x slow for seconds to minutes
+            at a time; a key is timed in ~10 ms, so with 2 passes about one key in four was
+            caught slow both times, with 4 passes about one in 16.
+        min_passes: Passes every key gets (at most ``passes``). After them a key is timed
+            again only while its last pass lowered its fastest run by more than
+            ``stable_tolerance``: a minimum that a new pass no longer moves is stable, and
+            the passes go where the noise is.
+        stable_tolerance: The improvement of the fastest run that counts as unstable.
+        time_budget_s: Stop timing keys when what is left of this many seconds (from the
+            start of the run) is what the whole networks need; None: no budget.
         statistic: What the table predicts from: ``min`` (the fastest run: steady on a
             shared machine) or ``median`` (see :data:`mnas.latency.STATISTICS`).
         calibration_networks: Whole networks timed for the calibration.
@@ -109,6 +118,9 @@ class BuildSettings:
     drift_tolerance: float = 0.05
     attempts: int = 2
     passes: int = 4
+    min_passes: int = 2
+    stable_tolerance: float = 0.02
+    time_budget_s: float | None = None
     statistic: str = "min"
     calibration_networks: int = 20
     network_warmup: int = 3
@@ -122,7 +134,8 @@ class BuildSettings:
             raise MnasInputError(f"statistic must be one of {', '.join(STATISTICS)}, got "
                                  f"{self.statistic!r}")
         for name, low in (("warmup", 0), ("repeats", 1), ("sentinel_repeats", 1),
-                          ("attempts", 1), ("passes", 1), ("calibration_networks", 0),
+                          ("attempts", 1), ("passes", 1), ("min_passes", 1),
+                          ("calibration_networks", 0),
                           ("network_warmup", 0), ("network_repeats", 1),
                           ("network_rounds", 1)):
             value = getattr(self, name)
@@ -131,6 +144,12 @@ class BuildSettings:
         if not 0 < self.drift_tolerance < 1:
             raise MnasInputError(f"drift_tolerance must be a fraction in (0, 1), got "
                                  f"{self.drift_tolerance!r}")
+        if not 0 <= self.stable_tolerance < 1:
+            raise MnasInputError(f"stable_tolerance must be a fraction in [0, 1), got "
+                                 f"{self.stable_tolerance!r}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise MnasInputError(f"the time budget must be a positive number of seconds, got "
+                                 f"{self.time_budget_s!r}")
         if not self.checkpoint_s >= 0:
             raise MnasInputError(f"checkpoint_s must be >= 0, got {self.checkpoint_s!r}")
 
@@ -144,12 +163,15 @@ class KeyCoverage:
         samples: Architectures sampled.
         keys: Unique keys found.
         last_new_at: The sample index at which the last new key appeared.
+        uses: How many sampled architectures used each key (the key string's count):
+            how much a search of the space will ask for it.
     """
 
     space: str
     samples: int
     keys: int
     last_new_at: int
+    uses: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +188,9 @@ class BuildReport:
         networks_measured: Whole networks timed by this run.
         calibration: The fitted calibration (None when no network was timed).
         seconds: Wall time of the build.
+        kept: Timings (key passes) the table already had when the run started.
+        stable: Keys whose fastest run no more passes moved (or that have every pass).
+        stopped: The time budget ended the timing of keys before every key was stable.
     """
 
     path: Path
@@ -177,6 +202,9 @@ class BuildReport:
     networks_measured: int
     calibration: Any
     seconds: float
+    kept: int = 0
+    stable: int = 0
+    stopped: bool = False
 
 
 # ---------------------------------------------------------------- key enumeration
@@ -206,6 +234,7 @@ def enumerate_space_keys(space: Any, *, seed: int = 0, chunk: int = 2000,
     """
     rng = random.Random(seed)
     seen: dict[str, OpKey] = {}
+    uses: dict[str, int] = {}
     samples = quiet = last_new = 0
     while samples < max_samples and quiet < quiet_chunks:
         before = len(seen)
@@ -217,12 +246,13 @@ def enumerate_space_keys(space: Any, *, seed: int = 0, chunk: int = 2000,
             for variant in variants:
                 for key in op_keys(variant):
                     text = str(key)
+                    uses[text] = uses.get(text, 0) + 1
                     if text not in seen:
                         seen[text] = key
                         last_new = samples
         quiet = quiet + 1 if len(seen) == before else 0
     return list(seen.values()), KeyCoverage(space=space.name, samples=samples, keys=len(seen),
-                                            last_new_at=last_new)
+                                            last_new_at=last_new, uses=uses)
 
 
 def calibration_archs(space: Any, n: int, *, seed: int = 0) -> list[Arch]:
@@ -327,19 +357,33 @@ class Sentinel:
         self.key = key
         self.repeats = repeats
         self.baseline_ms = baseline_ms
-        self._prepared = runner.prepare(key_model(key), key_example(key, batch=batch))
+        self._prepared = runner.prepare_key(key, batch=batch)
         self._prepared.time(warmup=3, repeats=1)
+        self._last: tuple[float, float] | None = None  # (monotonic time, ratio)
 
-    def ratio(self) -> float:
-        """Current median over the fastest median seen (>= 1 means slower than idle)."""
+    def ratio(self, *, max_age_s: float = 0.0) -> float:
+        """Current median over the fastest median seen (>= 1 means slower than idle).
+
+        Args:
+            max_age_s: Reuse the last check if it is at most this old: the check after one
+                measurement is the check before the next (it halves the sentinel's runs,
+                which cost as much as timing a median key).
+        """
+        if self._last is not None and time.monotonic() - self._last[0] <= max_age_s:
+            return self._last[1]
         now = self._prepared.time(warmup=1, repeats=self.repeats).median_ms
         if self.baseline_ms is None or now < self.baseline_ms:
             self.baseline_ms = now
-        return now / self.baseline_ms
+        self._last = (time.monotonic(), now / self.baseline_ms)
+        return self._last[1]
 
     def close(self) -> None:
         """Release the loaded sentinel model."""
         self._prepared.close()
+
+
+REUSE_CHECK_S = 0.5
+"""A sentinel check this recent (seconds) also serves as the next measurement's before-check."""
 
 
 def guarded_time(prepared: Prepared, sentinel: Sentinel | None, *, warmup: int, repeats: int,
@@ -359,7 +403,8 @@ def guarded_time(prepared: Prepared, sentinel: Sentinel | None, *, warmup: int, 
     for attempt in range(max(1, attempts)):
         if attempt and pause_s:
             time.sleep(pause_s * attempt)
-        before = sentinel.ratio() if sentinel else 1.0
+        # the previous measurement's after-check, when it was just now, is this one's before
+        before = sentinel.ratio(max_age_s=REUSE_CHECK_S) if sentinel else 1.0
         timing = prepared.time(warmup=warmup, repeats=repeats)
         ratio = max(before, sentinel.ratio()) if sentinel else 1.0
         if best is None or ratio < best[1]:
@@ -375,8 +420,9 @@ def _today() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
 
 
-def _header_for(info: RunnerInfo, *, target: str, how_to_measure: str,
-                statistic: str) -> TableHeader:
+def new_table_header(info: RunnerInfo, *, target: str, how_to_measure: str,
+                     statistic: str) -> TableHeader:
+    """The header of a new measured table for ``info``'s device and runtime."""
     extra = {"clock": info.clock, "runner": dict(info.extra)}
     what = ("the fastest run of all passes" if statistic == "min"
             else "the median run of the calmer pass")
@@ -416,6 +462,13 @@ def _check_same_setup(table: LatencyTable, info: RunnerInfo, path: Path,
 class TableBuilder:
     """Measures the missing entries of one table and fits its calibration.
 
+    Keys are timed in order of ``priority`` (the keys a search will ask for most, first),
+    pass by pass: every key gets ``settings.min_passes`` passes, then only keys whose last
+    pass still lowered their fastest run get another, up to ``settings.passes``. With a
+    time budget the timing stops early enough to time the whole networks and fit the
+    calibration; what was not measured stays with the table's device model (a host table)
+    or missing.
+
     Args:
         path: The table file (created, or resumed if it exists).
         runner: Times the models.
@@ -429,13 +482,18 @@ class TableBuilder:
             machine's speed drifts; the calibration should see the same speed as the
             entries, e.g. after adding passes).
         header_notes: Extra header fields (spaces, coverage), merged into ``extra``.
+        priority: Key string -> weight; heavier keys are timed first in every pass (a key
+            without one weighs 0). Default: none (key order).
+        started: Monotonic time the time budget counts from (default: the run's start),
+            so that enumerating keys before the run counts too.
     """
 
     def __init__(self, *, path: str | os.PathLike[str], runner: Runner, target: str,
                  keys: Iterable[OpKey], networks: Sequence[Arch] = (),
                  settings: BuildSettings | None = None, how_to_measure: str = "",
                  progress: bool = False, header_notes: dict[str, Any] | None = None,
-                 recalibrate: bool = False) -> None:
+                 recalibrate: bool = False, priority: Mapping[str, float] | None = None,
+                 started: float | None = None) -> None:
         self.path = Path(path)
         self.runner = runner
         self.target = target
@@ -449,8 +507,13 @@ class TableBuilder:
         for key in unique_op_keys(self.networks):
             merged.setdefault(str(key), key)
         self.keys = merged
+        weights = dict(priority or {})
+        self._order = sorted(merged, key=lambda k: (-weights.get(k, 0.0), k))
+        self._started = started
         self._journal = _Journal(journal_path(self.path))
         self._last_save = 0.0
+        self._unstable: set[str] = set()
+        self._state = "running"
 
     # ------------------------------------------------------------ state
     def _load(self, info: RunnerInfo) -> LatencyTable:
@@ -458,12 +521,15 @@ class TableBuilder:
             table = load_table(self.path)
             _check_same_setup(table, info, self.path, self.settings.statistic)
         else:
-            table = LatencyTable(header=_header_for(info, target=self.target,
-                                                    how_to_measure=self.how_to_measure,
-                                                    statistic=self.settings.statistic))
+            table = LatencyTable(header=new_table_header(info, target=self.target,
+                                                         how_to_measure=self.how_to_measure,
+                                                         statistic=self.settings.statistic))
             table.path = self.path
         networks = ({} if self.recalibrate
                     else dict(table.header.extra.get("calibration_networks") or {}))
+        record = table.header.extra.get(BUILD_FIELD)
+        if isinstance(record, dict) and isinstance(record.get("unstable"), list):
+            self._unstable = {k for k in record["unstable"] if isinstance(k, str)}
         for record in self._journal.read():
             if "key" in record and isinstance(record.get("entry"), dict):
                 try:
@@ -473,6 +539,10 @@ class TableBuilder:
                 if table.header.statistic == "min" and entry.min_ms is None:
                     continue  # not usable by this table: measured again
                 table.entries[record["key"]] = entry
+                if record.get("unstable") is True:
+                    self._unstable.add(record["key"])
+                elif record.get("unstable") is False:
+                    self._unstable.discard(record["key"])
             elif "network" in record and not self.recalibrate:
                 networks[record["network"]] = {k: v for k, v in record.items()
                                                if k != "network"}
@@ -489,6 +559,12 @@ class TableBuilder:
         if self._sentinel is not None:
             table.header.extra["sentinel"] = {"key": str(self._sentinel.key),
                                               "baseline_ms": self._sentinel.baseline_ms}
+        record = build_record(self._state, command=self.how_to_measure or "mnas latency build",
+                              keys=len(self.keys),
+                              measured=sum(1 for k in self.keys if k in table.entries),
+                              time_budget_s=self.settings.time_budget_s)
+        record["unstable"] = sorted(self._unstable & set(self.keys))
+        table.header.extra[BUILD_FIELD] = record
         table.save(self.path)
         self._journal.clear()
         self._last_save = now
@@ -510,6 +586,64 @@ class TableBuilder:
         return Sentinel(self.runner, key, repeats=self.settings.sentinel_repeats,
                         batch=self._info.batch)
 
+    # ------------------------------------------------------------ plan
+    def _passes_of(self, table: LatencyTable, text: str) -> int:
+        entry = table.entries.get(text)
+        return entry.passes if entry is not None else 0
+
+    def _wants(self, table: LatencyTable, text: str, pass_index: int) -> bool:
+        """Whether pass ``pass_index`` (0-based) should time ``text``."""
+        done = self._passes_of(table, text)
+        if done > pass_index or done >= self.settings.passes:
+            return False
+        return done < min(self.settings.min_passes, self.settings.passes) or (
+            text in self._unstable)
+
+    def _todo(self, table: LatencyTable, pass_index: int) -> list[str]:
+        """Keys that pass ``pass_index`` still has to time, heaviest first."""
+        return [k for k in self._order if self._wants(table, k, pass_index)]
+
+    def _planned(self, table: LatencyTable) -> int:
+        """Timings still planned: every key up to the minimum passes, unstable ones once
+        more."""
+        least = min(self.settings.min_passes, self.settings.passes)
+        planned = 0
+        for text in self.keys:
+            done = self._passes_of(table, text)
+            planned += max(0, least - done)
+            if done >= least and text in self._unstable and done < self.settings.passes:
+                planned += 1
+        return planned
+
+    def _networks_seconds(self, table: LatencyTable) -> float:
+        """What timing the missing whole networks should take (setup + runs), in wall time.
+
+        The predictions are of one run's CPU time on a calm machine; on a loaded one each run
+        also waits for the core, so the estimate is scaled by the load per CPU (1-minute
+        load average over the CPUs, at least 1) and a margin: a time budget must leave the
+        networks enough (a 5-minute build ran 80 s over at load 6 with the plain estimate).
+        """
+        from mnas.latency._predictor import TablePredictor
+
+        settings = self.settings
+        todo = self._networks_todo_archs(table)
+        if not todo:
+            return 0.0
+        runs = settings.network_rounds * (settings.network_repeats + 1) + settings.network_warmup
+        try:
+            predictor: TablePredictor | None = TablePredictor(table)
+        except MnasInputError:
+            predictor = None
+        total = 0.0
+        for arch in todo:
+            try:
+                ms = predictor.predict_ms(arch) if predictor is not None else 5.0
+            except MnasInputError:
+                ms = 5.0
+            total += NETWORK_SETUP_S + runs * ms / 1000
+        load = os.getloadavg()[0] / max(1, os.cpu_count() or 1)
+        return total * max(1.0, load) * NETWORK_MARGIN
+
     # ------------------------------------------------------------ run
     def run(self, *, on_progress: Callable[[int, int, float], None] | None = None
             ) -> BuildReport:
@@ -519,76 +653,103 @@ class TableBuilder:
             on_progress: Called as ``(done, total, drift)`` after every entry (tests use it).
         """
         start = time.monotonic()
+        budget_start = self._started if self._started is not None else start
+        settings = self.settings
+        deadline = (budget_start + settings.time_budget_s
+                    if settings.time_budget_s is not None else None)
         self._info = self.runner.info()
         self._sentinel: Sentinel | None = None
         table = self._load(self._info)
-        settings = self.settings
         already = sum(1 for k in self.keys if k in table.entries)
         self._had_entry = {k for k in self.keys if k in table.entries}
-        # pass p times every key with fewer than p + 1 passes, in its own random order
-        todo_by_pass = [self._pass_todo(table, p) for p in range(settings.passes)]
-        total = sum(len(todo) for todo in todo_by_pass)
+        kept = sum(self._passes_of(table, k) for k in self.keys)
         self._last_save = time.monotonic()
         if not self.path.exists():
             self._save(table, force=True)
         measured = retimed = 0
         drift_log: list[tuple[int, float]] = []
-        bar = _Progress(self.progress, total=total, networks=self._networks_todo(table))
+        stopped = False
+        bar = BuildProgress(self.progress)
         try:
             with bar:
-                if total or self._networks_todo(table):
+                if kept:
+                    record = table.header.extra.get(BUILD_FIELD) or {}
+                    verb = ("measuring on top of the estimate" if record.get("state") ==
+                            "estimate" else "resuming")
+                    twice = sum(1 for k in self.keys if self._passes_of(table, k) >= 2)
+                    bar.note(f"{verb} {self.path}: {kept:,} timings of {already:,} of "
+                             f"{len(self.keys):,} keys kept ({twice:,} timed twice or more), "
+                             f"{len(table.header.extra['calibration_networks'])} whole "
+                             "networks")
+                networks_s = self._networks_seconds(table) + (
+                    FIT_S if self.networks or table.header.extra["calibration_networks"] else 0)
+                planned = self._planned(table)
+                bar.plan(done=0, planned=planned, networks_s=networks_s, deadline=deadline)
+                if planned or self._networks_todo(table):
+                    bar.status("preparing the runtime")
                     # the runner converts every key it is about to time (LiteRT: cached on
                     # disk, in parallel worker processes); the others do nothing here
-                    needed = self._pass_todo(table, settings.passes - 1)
-                    self.runner.convert_ahead(
-                        [(key_model(self.keys[k]), key_example(self.keys[k],
-                                                               batch=self._info.batch))
-                         for k in needed], on_progress=bar.converting)
+                    if self.runner.converts_ahead:
+                        needed = [k for k in self._order if self._passes_of(table, k) == 0]
+                        self.runner.convert_ahead(
+                            [(key_model(self.keys[k]), key_example(self.keys[k],
+                                                                   batch=self._info.batch))
+                             for k in needed], on_progress=bar.converting)
                     self._sentinel = self._make_sentinel(table)
                 if "call_overhead_ms" not in table.header.extra:
                     table.header.extra["call_overhead_ms"] = call_overhead_ms(
                         self.runner, batch=self._info.batch)
                 for pass_index in range(settings.passes):
-                    # recomputed: a resumed run may have finished part of this pass
-                    for text in self._pass_todo(table, pass_index):
+                    bar.status(f"timing keys, pass {pass_index + 1}")
+                    for text in self._todo(table, pass_index):
+                        if deadline is not None and time.monotonic() + networks_s > deadline:
+                            stopped = True
+                            break
                         ratio = self._time_key(table, text)
                         if pass_index == 0 and text not in self._had_entry:
                             measured += 1
                         else:
                             retimed += 1
                         drift_log.append((measured + retimed, ratio))
-                        bar.advance()
-                        bar.drift(ratio)
+                        bar.plan(done=measured + retimed,
+                                 planned=measured + retimed + self._planned(table),
+                                 networks_s=networks_s, deadline=deadline)
+                        bar.timed(ratio, pass_index)
                         if on_progress is not None:
-                            on_progress(measured + retimed, total, ratio)
+                            on_progress(measured + retimed, planned, ratio)
                         self._save(table)
-                if total:
+                    if stopped:
+                        break
+                if measured or retimed:
                     self._save(table, force=True)
+                bar.pause()
+                bar.status("timing whole networks (round-robin) for the calibration")
                 networks_measured = self._measure_networks(table, bar)
         finally:
             self._journal.close()
             if self._sentinel is not None:
                 self._sentinel.close()
         calibration = self._fit(table)
+        stable = sum(1 for k in self.keys if not self._wants(table, k, settings.passes - 1)
+                     and k in table.entries)
+        self._state = "stopped" if stopped else "complete"
         table.header = replace(table.header, date=_today())
         self._save(table, force=True)
         return BuildReport(path=self.path, keys=len(self.keys), already=already,
                            measured=measured, retimed=retimed, drift=tuple(drift_log),
                            networks_measured=networks_measured, calibration=calibration,
-                           seconds=time.monotonic() - start)
-
-    def _pass_todo(self, table: LatencyTable, pass_index: int) -> list[str]:
-        """Keys that pass ``pass_index`` (0-based) still has to time, in its random order."""
-        todo = sorted(k for k in self.keys
-                      if (table.entries[k].passes if k in table.entries else 0) <= pass_index)
-        random.Random(f"{self.settings.seed}-{pass_index}").shuffle(todo)
-        return todo
+                           seconds=time.monotonic() - start, kept=kept, stable=stable,
+                           stopped=stopped)
 
     def _time_key(self, table: LatencyTable, text: str) -> float:
-        """Time one key, merge it into its entry, journal it; returns the sentinel ratio."""
+        """Time one key, merge it into its entry, journal it; returns the sentinel ratio.
+
+        The key stays *unstable* (it gets another pass, up to ``settings.passes``) while a
+        pass lowers its fastest run by more than ``settings.stable_tolerance``.
+        """
         settings = self.settings
         key = self.keys[text]
-        prepared = self.runner.prepare(key_model(key), key_example(key, batch=self._info.batch))
+        prepared = self.runner.prepare_key(key, batch=self._info.batch)
         try:
             timing, ratio = guarded_time(
                 prepared, self._sentinel, warmup=settings.warmup, repeats=settings.repeats,
@@ -597,20 +758,32 @@ class TableBuilder:
             prepared.close()
         entry = timing.to_entry()
         old = table.entries.get(text)
+        unstable = False
         if old is not None:
+            fastest = old.value(table.header.statistic)
+            unstable = entry.value(table.header.statistic) < fastest * (
+                1 - settings.stable_tolerance)
             entry = old.merged(entry)
+        if unstable:
+            self._unstable.add(text)
+        else:
+            self._unstable.discard(text)
         table.entries[text] = entry
-        self._journal.append({"key": text, "entry": entry.to_dict(), "drift": round(ratio, 4)})
+        self._journal.append({"key": text, "entry": entry.to_dict(), "drift": round(ratio, 4),
+                              "unstable": unstable})
         return ratio
 
-    def _networks_todo(self, table: LatencyTable) -> int:
+    def _networks_todo_archs(self, table: LatencyTable) -> list[Arch]:
         done = table.header.extra.get("calibration_networks") or {}
-        return sum(1 for arch in self.networks if arch_id(arch) not in done)
+        todo = [arch for arch in self.networks if arch_id(arch) not in done]
+        return list({arch_id(arch): arch for arch in todo}.values())
 
-    def _measure_networks(self, table: LatencyTable, bar: _Progress) -> int:
+    def _networks_todo(self, table: LatencyTable) -> int:
+        return len(self._networks_todo_archs(table))
+
+    def _measure_networks(self, table: LatencyTable, bar: BuildProgress) -> int:
         networks: dict[str, Any] = table.header.extra["calibration_networks"]
-        todo = [arch for arch in self.networks if arch_id(arch) not in networks]
-        todo = list({arch_id(arch): arch for arch in todo}.values())
+        todo = self._networks_todo_archs(table)
         if not todo:
             return 0
         statistic = self.settings.statistic
@@ -625,7 +798,6 @@ class TableBuilder:
             ident = arch_id(arch)
             networks[ident] = record
             self._journal.append({"network": ident, **record})
-            bar.network_done()
             self._save(table)
         return len(todo)
 
@@ -651,23 +823,37 @@ class TableBuilder:
 
 def calibration_points(table: LatencyTable, networks: dict[str, dict[str, Any]]
                        ) -> list[CalibrationPoint]:
-    """One calibration point per whole network whose every key ``table`` has.
+    """One calibration point per whole network whose every unit ``table`` can predict.
+
+    Each unit counts as a prediction takes it: its entry (less the call overhead), else,
+    in a table with ``missing_keys: device_model``, its device model's estimate; a network
+    with a unit neither gives is left out.
 
     Args:
-        table: The table whose entries are summed (less the call overhead).
+        table: The table whose entries are summed.
         networks: Whole networks by id, each a record with ``keys`` (its op keys),
             ``measured_ms`` and optionally ``name``, as in the header's
             ``calibration_networks``.
     """
+    model = None
+    if table.header.missing_keys == "device_model" and table.device_model:
+        from mnas.latency._device_model import load_device_model
+
+        model = load_device_model(table.device_model)
     points = []
     for ident, record in networks.items():
         keys = record.get("keys") or []
-        if keys and all(k in table.entries for k in keys):
-            total = sum(table.unit_ms(k) for k in keys)
-            weights = sum(OpKey.parse(k).weights for k in keys)
-            points.append(CalibrationPoint(sum_ms=total, measured_ms=record["measured_ms"],
-                                           name=record.get("name", ident),
-                                           mweights=weights / 1e6))
+        if not keys or (model is None and not all(k in table.entries for k in keys)):
+            continue
+        total = 0.0
+        for k in keys:
+            if k in table.entries:
+                total += table.unit_ms(k)
+            elif model is not None:
+                total += model.predict_ms(OpKey.parse(k))
+        weights = sum(OpKey.parse(k).weights for k in keys)
+        points.append(CalibrationPoint(sum_ms=total, measured_ms=record["measured_ms"],
+                                       name=record.get("name", ident), mweights=weights / 1e6))
     return points
 
 
@@ -711,11 +897,21 @@ class NetworkTiming:
 NETWORK_GROUP = 32
 """Whole networks :func:`time_networks` keeps loaded at once."""
 
+NETWORK_SETUP_S = 0.3
+"""Seconds to write and load one whole network for timing (0.05-0.3 s here; a runner
+that exports from PyTorch takes 1-3 s, and the budget then keeps less for the keys)."""
+NETWORK_MARGIN = 1.5
+"""Head room on the whole networks' estimated time under a time budget."""
+FIT_S = 10.0
+"""Seconds to fit the calibration, re-fit the host model on every entry (a few seconds on
+4,000 keys under load) and write the table, kept free under a time budget."""
+
 
 def time_networks(runner: Runner, archs: Sequence[Arch], *, settings: BuildSettings,
                   batch: int = 1, group: int = NETWORK_GROUP,
                   on_round: Callable[[int], None] | None = None,
-                  on_convert: Callable[[int, int], None] | None = None) -> list[NetworkTiming]:
+                  on_convert: Callable[[int, int], None] | None = None,
+                  exported: bool = False) -> list[NetworkTiming]:
     """Time whole networks round-robin: every network once per round, for several rounds.
 
     A shared machine slows down for seconds at a time; timing one network after the
@@ -733,22 +929,22 @@ def time_networks(runner: Runner, archs: Sequence[Arch], *, settings: BuildSetti
         on_round: Called with the number of rounds done (for a progress bar).
         on_convert: Called with ``(done, total)`` while the runner converts a group ahead
             (:meth:`Runner.convert_ahead`).
+        exported: Time the PyTorch network as the runner converts it (what a user
+            exports: ``mnas latency validate``), not the runner's fastest equivalent
+            (:meth:`Runner.prepare_arch`: onnxruntime writes the same graph directly).
     """
-    from mnas.models import build
-
     results: list[NetworkTiming] = []
     for first in range(0, len(archs), group):
         chunk = archs[first:first + group]
         prepared: list[Prepared] = []
         models = []
-        for arch in chunk:
-            with torch.random.fork_rng(devices=[]):  # the same weights in every run
-                torch.manual_seed(seed_of(arch_id(arch)))
-                models.append((build(arch).eval(), key_example(op_keys(arch)[0], batch=batch)))
-        runner.convert_ahead(models, on_progress=on_convert)
+        if exported or runner.converts_ahead:
+            models = [arch_model(arch, batch=batch) for arch in chunk]
+            runner.convert_ahead(models, on_progress=on_convert)
         try:
-            for model, example in models:
-                prepared.append(runner.prepare(model, example))
+            for index, arch in enumerate(chunk):
+                prepared.append(runner.prepare(*models[index]) if models
+                                else runner.prepare_arch(arch, batch=batch))
                 if settings.network_warmup:
                     prepared[-1].time(warmup=settings.network_warmup - 1, repeats=1)
             rounds: list[list[Timing]] = [[] for _ in chunk]
@@ -772,57 +968,13 @@ def build_table(*, path: str | os.PathLike[str], runner: Runner, target: str,
                 keys: Iterable[OpKey], networks: Sequence[Arch] = (),
                 settings: BuildSettings | None = None, how_to_measure: str = "",
                 progress: bool = False, header_notes: dict[str, Any] | None = None,
-                recalibrate: bool = False) -> BuildReport:
+                recalibrate: bool = False, priority: Mapping[str, float] | None = None,
+                started: float | None = None) -> BuildReport:
     """Measure the missing entries of the table at ``path`` and fit its calibration.
 
     See :class:`TableBuilder` for the arguments; returns its :class:`BuildReport`.
     """
     return TableBuilder(path=path, runner=runner, target=target, keys=keys, networks=networks,
                         settings=settings, how_to_measure=how_to_measure, progress=progress,
-                        header_notes=header_notes, recalibrate=recalibrate).run()
-
-
-# ---------------------------------------------------------------- progress bar
-class _Progress:
-    """A rich progress bar (entries done, time left, sentinel drift); silent if disabled."""
-
-    def __init__(self, enabled: bool, *, total: int, networks: int) -> None:
-        self.enabled = enabled
-        self._progress: Any = None
-        self._total = total
-        self._networks = networks
-        self._convert: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self._progress = progress_bar("{task.description}",
-                                          detail="drift {task.fields[drift]}")
-            self._progress.start()
-            self._entries = self._progress.add_task("entries", total=self._total, drift="-")
-            self._nets = self._progress.add_task("networks", total=self._networks, drift="")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._entries)
-
-    def drift(self, ratio: float) -> None:
-        if self._progress is not None:
-            self._progress.update(self._entries, drift=f"{(ratio - 1) * 100:+.1f}%")
-
-    def converting(self, done: int, total: int) -> None:
-        """Conversions ahead of timing: ``done`` of ``total`` (a task shown once needed)."""
-        if self._progress is None or total == 0:
-            return
-        if self._convert is None:
-            self._convert = self._progress.add_task("converting", total=total, drift="")
-        self._progress.update(self._convert, completed=done, total=total)
-
-    def network_done(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._nets)
-
+                        header_notes=header_notes, recalibrate=recalibrate, priority=priority,
+                        started=started).run()

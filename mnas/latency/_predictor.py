@@ -146,6 +146,13 @@ class TablePredictor(LatencyPredictor):
                         f"{header.threads} thread{'s' if header.threads != 1 else ''}")
         self._provenance = header.provenance
         self._band = float(header.error_band)
+        # per prediction: measured only when every unit is an entry measured on the device
+        # (header ``entries: measured`` says so of an estimated host table's entries); the
+        # band of such a prediction and of one that needed the device model may differ
+        self._entries_measured = (header.provenance == "measured"
+                                  or header.extra.get("entries") == "measured")
+        self._entries_band = _fraction(header.extra.get("entries_error_band"), self._band)
+        self._model_band = _fraction(header.extra.get("model_error_band"), self._band)
         cal = table.calibration
         self._a = cal.a if cal else 1.0
         self._b = cal.b if cal else 0.0
@@ -179,6 +186,16 @@ class TablePredictor(LatencyPredictor):
                                 weights=key.weights)
         space = f" --space {self._space_hint}" if self._space_hint else ""
         location = f" {self.table.path}" if self.table.path else ""
+        from mnas.latency._build_state import build_state
+
+        state = build_state(self.table)
+        if state is not None and state.state in ("interrupted", "running", "stopped"):
+            why = {"interrupted": "was interrupted", "running": "is still running",
+                   "stopped": "stopped at its time budget"}[state.state]
+            raise MissingLatencyKeyError(
+                f"the latency build of{location} {why} before it measured key {text!r} "
+                f"({state.measured:,} of {state.keys:,} keys measured); rerun "
+                f"`{state.command}{space if space not in state.command else ''}` to finish it")
         raise MissingLatencyKeyError(
             f"latency table{location} for target {self.target!r} has no entry for key "
             f"{text!r}; measure it on the device with `mnas latency build --target "
@@ -234,12 +251,12 @@ class TablePredictor(LatencyPredictor):
         per_block = tuple(self._units(arch))
         total = (self._a * sum(b.ms for b in per_block)
                  + self._c * max(0.0, sum(b.weights for b in per_block) - self._w0) + self._b)
-        provenance = self._provenance
-        if provenance == "measured" and any(b.source != "table" for b in per_block):
-            provenance = "estimated"
+        from_entries = all(b.source == "table" for b in per_block)
+        provenance = "measured" if self._entries_measured and from_entries else "estimated"
+        band = self._entries_band if from_entries else self._model_band
         return Estimate(
-            latency_ms=total, low_ms=total * (1 - self._band), high_ms=total * (1 + self._band),
-            band=self._band, provenance=provenance, target=self.target, device=self._device,
+            latency_ms=total, low_ms=total * (1 - band), high_ms=total * (1 + band),
+            band=band, provenance=provenance, target=self.target, device=self._device,
             per_block=per_block)
 
     def predict_ms(self, arch: Arch) -> float:
@@ -250,6 +267,12 @@ class TablePredictor(LatencyPredictor):
             total += unit.ms
             weights += unit.weights
         return self._a * total + self._c * max(0.0, weights - self._w0) + self._b
+
+
+def _fraction(value: Any, default: float) -> float:
+    """A header band that the loader checked (a fraction), or ``default`` when absent."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else default
 
 
 def default_tables_dir() -> Path:
@@ -295,8 +318,10 @@ def resolve_target(target: str) -> LatencyTable:
         path = default_tables_dir() / f"{name}.json"
         if not path.exists():
             raise MnasInputError(
-                f"no latency table for this host ({name}, {platform.processor() or 'cpu'}); "
-                "build it with `mnas latency build --target host` (minutes on 2 cores)")
+                f"no latency table for this host ({name}, {platform.processor() or 'cpu'}) in "
+                f"{default_tables_dir()}; `mnas predict --target host` or `mnas search "
+                "--target host` estimates one from this machine's speed in about a minute, "
+                "`mnas latency build --target host` measures it")
         return _cached_table(str(path), path.stat().st_mtime)
     path = default_tables_dir() / f"{target}.json"
     if path.exists():

@@ -291,10 +291,19 @@ class LatencyTable:
         if kwargs.get("statistic", "median") not in STATISTICS:
             raise bad(f"header field 'statistic' must be one of {', '.join(STATISTICS)}, got "
                       f"{kwargs.get('statistic')!r}")
-        if kwargs["provenance"] == "measured" and kwargs.get("missing_keys") == "device_model":
-            raise bad("header says provenance 'measured' but missing_keys 'device_model' (keys "
-                      "not in the table are estimated, so its predictions are not all "
-                      "measured); set provenance to 'estimated'")
+        for band_field in ("model_error_band", "entries_error_band"):
+            value = extra.get(band_field)
+            if band_field in extra and (isinstance(value, bool)
+                                        or not isinstance(value, int | float)
+                                        or not 0 < value < 1):
+                raise bad(f"header field {band_field!r} must be a fraction in (0, 1), got "
+                          f"{value!r}")
+        if (kwargs["provenance"] == "measured" and kwargs.get("missing_keys") == "device_model"
+                and "model_error_band" not in extra):
+            raise bad("header says provenance 'measured' but missing_keys 'device_model' without "
+                      "a 'model_error_band' (keys not in the table are estimated: a prediction "
+                      "that needs one is estimated, with that band); add it, or set provenance "
+                      "to 'estimated'")
         if "error_band" not in kwargs:
             raise bad("header field 'error_band' is missing: give the expected relative error "
                       "of a prediction, e.g. 0.1 for ±10%")

@@ -208,7 +208,7 @@ def runner_for_table(table: LatencyTable) -> Runner:
             this host does not have (validation must run on the table's device).
     """
     header = table.header
-    if header.provenance != "measured":
+    if header.provenance != "measured" and header.extra.get("entries") != "measured":
         raise MnasInputError(
             f"target {header.target!r} is an {header.provenance} table; validate measures on "
             "the device itself, so it needs a table measured on this host (`mnas latency "
@@ -290,7 +290,7 @@ def validate_table(table: LatencyTable, archs: Sequence[Arch], *, runner: Runner
     try:
         timed = time_networks(runner, [items[i] for i in order], settings=settings,
                               batch=table.header.batch, group=group, on_round=on_round,
-                              on_convert=on_convert)
+                              on_convert=on_convert, exported=True)
     finally:
         if bar is not None:
             bar.stop()

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 
     from mnas.spaces import SearchSpace
 
-__all__ = ["AccuracyProxy", "BatchScorer", "Cost", "ReportFn", "TrainingProxy", "get_proxy",
-           "list_proxies", "proxy_class", "register_proxy"]
+__all__ = ["BUILTIN_PROXIES", "DEFAULT_PROXY", "AccuracyProxy", "BatchScorer", "Cost",
+           "ReportFn", "TrainingProxy", "get_proxy", "list_proxies", "proxy_class",
+           "register_proxy"]
+
+DEFAULT_PROXY = "zen-naswot"
+"""The default zero-cost proxy (``mnas.proxies.ZenNaswotProxy``)."""
 
 #: What scoring one architecture costs (see :attr:`AccuracyProxy.cost`).
 Cost = Literal["analytic", "forward", "train"]
@@ -141,32 +145,51 @@ class TrainingProxy(AccuracyProxy):
 
 _REGISTRY: dict[str, type[AccuracyProxy]] = {}
 
+BUILTIN_PROXIES: dict[str, str] = {
+    "params": "mnas.proxies._counts",
+    "flops": "mnas.proxies._counts",
+    "zen": "mnas.proxies._zen",
+    "naswot": "mnas.proxies._naswot",
+    "zico": "mnas.proxies._zico",
+    "zen-naswot": "mnas.proxies._ensemble",
+    "train": "mnas.proxies._train",
+}
+"""The shipped proxies and the module defining each: a proxy's module (and torch, for the
+network-based ones) is imported only when the proxy is asked for, so listing the names or
+scoring with ``params`` / ``flops`` never imports torch."""
+
 
 def register_proxy(cls: type[AccuracyProxy]) -> type[AccuracyProxy]:
     """Class decorator adding a proxy class to the registry under ``cls.name``.
 
     Raises:
-        ValueError: If the name is empty or already registered.
+        ValueError: If the name is empty or already registered (a shipped proxy's name
+            counts as registered before its module is imported).
     """
     if not cls.name:
         raise ValueError(f"proxy class {cls.__name__} must set a non-empty `name`")
-    if cls.name in _REGISTRY:
+    builtin = BUILTIN_PROXIES.get(cls.name)
+    if cls.name in _REGISTRY or (builtin is not None and cls.__module__ != builtin):
         raise ValueError(f"accuracy proxy {cls.name!r} is already registered; pick another name")
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def list_proxies() -> list[str]:
-    """Names of the registered proxies, sorted."""
-    return sorted(_REGISTRY)
+    """Names of the registered proxies (shipped ones included), sorted."""
+    return sorted(set(_REGISTRY) | set(BUILTIN_PROXIES))
 
 
 def proxy_class(name: str) -> type[AccuracyProxy]:
-    """The registered proxy class ``name``.
+    """The registered proxy class ``name`` (a shipped one's module is imported now).
 
     Raises:
         MnasInputError: For an unknown name, listing the known ones.
     """
+    if name not in _REGISTRY and name in BUILTIN_PROXIES:
+        import importlib
+
+        importlib.import_module(BUILTIN_PROXIES[name])
     try:
         return _REGISTRY[name]
     except KeyError:

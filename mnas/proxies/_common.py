@@ -10,25 +10,9 @@ from torch import nn
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 from mnas.models import MobileNet, build
+from mnas.proxies._resolution import at_resolution, check_resolution
 
 __all__ = ["check_resolution", "at_resolution", "build_seeded", "make_generator", "pre_gap"]
-
-
-def check_resolution(resolution: int | None) -> int | None:
-    """Validate a proxy's ``resolution`` override (None = the arch's own)."""
-    if resolution is None:
-        return None
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
-        raise MnasInputError(
-            f"proxy resolution must be an int >= 8 or None (the arch's own), got {resolution!r}")
-    return resolution
-
-
-def at_resolution(arch: Arch, resolution: int | None) -> Arch:
-    """``arch`` evaluated at ``resolution`` instead of its own (None keeps it)."""
-    if resolution is None or resolution == arch.resolution:
-        return arch
-    return arch.replace(resolution=resolution)
 
 
 def make_generator(seed: int) -> torch.Generator:

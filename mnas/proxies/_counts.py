@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mnas.arch import Arch, ArchCosts, BlockCost, arch_costs, block_costs
 from mnas.proxies._base import AccuracyProxy, register_proxy
-from mnas.proxies._common import at_resolution, check_resolution
+from mnas.proxies._resolution import at_resolution, check_resolution
 
 if TYPE_CHECKING:
     from mnas.proxies._base import BatchScorer

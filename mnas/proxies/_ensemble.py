@@ -6,15 +6,12 @@ import torch
 
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
-from mnas.proxies._base import AccuracyProxy, register_proxy
+from mnas.proxies._base import DEFAULT_PROXY, AccuracyProxy, register_proxy
 from mnas.proxies._common import at_resolution, build_seeded, check_resolution, make_generator
 from mnas.proxies._naswot import naswot_score
 from mnas.proxies._zen import zen_score
 
 __all__ = ["DEFAULT_PROXY", "ZenNaswotProxy"]
-
-DEFAULT_PROXY = "zen-naswot"
-"""The proxy ``mnas score`` and ``mnas search`` use when none is named."""
 
 
 @register_proxy

@@ -340,8 +340,8 @@ def write_front_and_best(run_dir: Path, *, config: SearchConfig, points: ParetoP
     from mnas.search._plot import pareto_png
 
     total = len(points.score)
-    shown = (np.arange(total) if total <= PLOTTED_POINTS
-             else (np.arange(PLOTTED_POINTS) * (total / PLOTTED_POINTS)).astype(np.int64))
+    shown = (np.arange(total) if total <= PLOTTED_POINTS else np.union1d(
+        (np.arange(PLOTTED_POINTS) * (total / PLOTTED_POINTS)).astype(np.int64), front))
     atomic_write_bytes(run_dir / "pareto.png", pareto_png(
         points=[(float(points.latency_ms[i]), float(points.score[i]), bool(points.feasible[i]))
                 for i in shown],
@@ -350,7 +350,8 @@ def write_front_and_best(run_dir: Path, *, config: SearchConfig, points: ParetoP
              for z in read_csv(zoo_path) if z["latency_ms"] and z["score"]],
         best=(ranked[0].latency_ms, ranked[0].score) if ranked else None,
         budget_ms=config.budget_ms, proxy=config.proxy, device=predictor.target,
-        provenance=predictor.table.header.provenance, total=total))
+        provenance=predictor.table.header.provenance,
+        band=ranked[0].band if ranked else None, total=total))
 
     top_dir = run_dir / "top"
     top_dir.mkdir(exist_ok=True)

@@ -271,10 +271,40 @@ def test_more_passes_later_only_retime(tmp_path: Path) -> None:
                  settings=replace(SETTINGS, passes=1)).run()
     assert all(e.passes == 1 for e in load_table(path).entries.values())
     report = TableBuilder(path=path, runner=FakeRunner(), target="t", keys=keys,
-                          settings=replace(SETTINGS, passes=3)).run()
+                          settings=replace(SETTINGS, passes=3, min_passes=3)).run()
     assert report.already == len(keys) and report.measured == 0
-    assert report.retimed == 2 * len(keys)
+    assert report.retimed == 2 * len(keys) and report.kept == len(keys)
     assert all(e.passes == 3 and e.n == 9 for e in load_table(path).entries.values())
+
+
+class _FirstTimingSlowRunner(FakeRunner):
+    """Times one key 30% slow the first time it is prepared (a slow spell on its first pass)."""
+
+    def __init__(self, slow_key: str) -> None:
+        super().__init__()
+        self.slow_key = slow_key
+        self.seen: set[str] = set()
+
+    def prepare_key(self, key, *, batch=1):  # type: ignore[no-untyped-def]
+        prepared = super().prepare_key(key, batch=batch)
+        if str(key) == self.slow_key and str(key) not in self.seen:
+            prepared.cost *= 1.3
+        self.seen.add(str(key))
+        return prepared
+
+
+def test_a_key_is_retimed_only_while_its_fastest_run_improves(tmp_path: Path) -> None:
+    """Every key gets the minimum passes; one whose second pass ran faster than its first
+    (the first was slow) gets a third, the steady ones stop (adaptive passes)."""
+    keys = op_keys(_archs()[0])[:5]
+    settings = replace(SETTINGS, passes=4, min_passes=2, attempts=1)
+    runner = _FirstTimingSlowRunner(str(keys[0]))  # the stem: never the sentinel (a block)
+    path = tmp_path / "t.json"
+    report = TableBuilder(path=path, runner=runner, target="t", keys=keys,
+                          settings=settings).run()
+    passes = sorted(e.passes for e in load_table(path).entries.values())
+    assert passes == [2, 2, 2, 2, 3]
+    assert report.retimed == len(keys) + 1 and report.stable == len(keys)
 
 
 def test_resuming_with_another_statistic_is_refused(tmp_path: Path) -> None:
@@ -290,6 +320,8 @@ def test_resuming_with_another_statistic_is_refused(tmp_path: Path) -> None:
 
 class _ConvertingRunner(FakeRunner):
     """Records what the builder asks it to convert ahead, and what it then prepares."""
+
+    converts_ahead = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -141,7 +141,7 @@ def test_layout_is_in_the_digest_and_nchw_digests_are_unchanged() -> None:
 def test_resuming_a_table_of_the_other_key_layout_is_refused(tmp_path: Path) -> None:
     """A LiteRT table whose keys were converted NCHW (before key layouts; no
     ``key_io_layout``) is not resumed by a runner converting them NHWC."""
-    from mnas.latency._builder import _check_same_setup, _header_for
+    from mnas.latency._builder import _check_same_setup, new_table_header
     from mnas.latency._table import LatencyTable
     from mnas.latency.runners._base import RunnerInfo
 
@@ -149,12 +149,12 @@ def test_resuming_a_table_of_the_other_key_layout_is_refused(tmp_path: Path) -> 
         return RunnerInfo(runtime="litert", runtime_version="2.3.0", threads=1, device="d",
                           cpu="c", cpu_mask=None, clock="cpu", extra=extra)
 
-    old = LatencyTable(header=_header_for(info({"layout": "NCHW"}), target="t",
+    old = LatencyTable(header=new_table_header(info({"layout": "NCHW"}), target="t",
                                           how_to_measure="", statistic="min"))
     new = info({"key_io_layout": "nhwc"})
     with pytest.raises(MnasInputError, match="key model layout 'nchw' but this run uses 'nhwc'"):
         _check_same_setup(old, new, tmp_path / "t.json", "min")
-    same = LatencyTable(header=_header_for(new, target="t", how_to_measure="",
+    same = LatencyTable(header=new_table_header(new, target="t", how_to_measure="",
                                            statistic="min"))
     _check_same_setup(same, new, tmp_path / "t.json", "min")
 

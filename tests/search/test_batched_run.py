@@ -181,7 +181,7 @@ def test_sigkill_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
     done = subprocess.run([*cmd, "--trials", str(n + 100)], cwd=REPO, env=ENV,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"evaluated 100 candidates in batches ({n + 100:,} in total)" in done.stdout
+    assert f"evaluated 100 candidates more in batches ({n + 100:,} in total)" in done.stdout
     assert log.read_bytes().startswith(complete)  # every recorded batch kept as it was
     assert len(_rows(tmp_path / "k")) == n + 100
 

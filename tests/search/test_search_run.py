@@ -125,7 +125,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     done = subprocess.run([*cmd, "--trials", str(n + 3)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "resumed 3 trials" in done.stdout
+    assert f"kept {n} finished trials, ran 3 more" in done.stdout
     after = {t.number: (t.params, t.value) for t in _finished(db)}
     assert len(after) == n + 3
     for number, record in before.items():

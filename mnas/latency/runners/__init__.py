@@ -16,6 +16,7 @@ from mnas.latency.runners._base import (
     Runner,
     RunnerInfo,
     Timing,
+    arch_model,
     time_callable,
 )
 from mnas.latency.runners._executorch import ExecuTorchRunner, export_pte_bytes
@@ -35,6 +36,7 @@ __all__ = [
     "RunnerInfo",
     "Timing",
     "TorchRunner",
+    "arch_model",
     "export_onnx_bytes",
     "export_pte_bytes",
     "make_host_runner",

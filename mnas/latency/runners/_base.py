@@ -35,10 +35,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnas.arch import Arch
+from mnas.latency._opkey import OpKey
 from mnas.latency._table import LatencyEntry
 
 __all__ = ["CLOCKS", "CallablePrepared", "Prepared", "Runner", "RunnerInfo", "Timing",
-           "check_threads_and_clock", "time_callable"]
+           "arch_model", "check_threads_and_clock", "time_callable"]
 
 CLOCKS: tuple[str, ...] = ("cpu", "wall")
 """``cpu``: the calling thread's CPU time (``CLOCK_THREAD_CPUTIME_ID``), which equals wall
@@ -180,6 +182,24 @@ def time_callable(run: Callable[[], object], *, warmup: int, repeats: int,
     return Timing(samples_ms=tuple(samples))
 
 
+def arch_model(arch: Arch, *, batch: int = 1) -> tuple[nn.Module, torch.Tensor]:
+    """A whole network (eval mode) and an example input, its weights seeded from its
+    structure (the global RNG is left as it was): the same network in every run, so a
+    runner that caches conversions finds it again."""
+    import hashlib
+
+    from mnas.latency._key_model import key_example, seed_of
+    from mnas.latency._opkey import op_keys
+    from mnas.models import build
+
+    keys = op_keys(arch)
+    ident = hashlib.sha1("|".join(str(k) for k in keys).encode()).hexdigest()[:12]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_of(ident))
+        model = build(arch).eval()
+    return model, key_example(keys[0], batch=batch)
+
+
 class Prepared(abc.ABC):
     """A model converted and loaded by a runner, ready to be timed repeatedly."""
 
@@ -212,6 +232,9 @@ class Runner(abc.ABC):
     """Times models on one device with one runtime (see the module docstring's contract)."""
 
     name: str = ""
+    converts_ahead: bool = False
+    """Whether :meth:`convert_ahead` does work (a runner with a slow, cached conversion):
+    then whole networks are built and handed to it before they are prepared."""
     weights_threshold: bool = False
     """Whether the builder's calibration charges only the weights beyond a fitted count
     (``w0``, :func:`mnas.latency.fit_calibration`): for a runtime whose networks run at
@@ -224,6 +247,26 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def prepare(self, model: nn.Module, example: torch.Tensor) -> Prepared:
         """Convert and load ``model`` for timing on ``example``."""
+
+    def prepare_key(self, key: OpKey, *, batch: int = 1) -> Prepared:
+        """Convert and load the unit ``key`` for timing (a table's entry).
+
+        Default: :func:`~mnas.latency.key_model` on :func:`~mnas.latency.key_example`
+        through :meth:`prepare`. A runner that can write a unit's graph faster than it can
+        convert the PyTorch model (onnxruntime) overrides this with the same graph.
+        """
+        from mnas.latency._key_model import key_example, key_model
+
+        return self.prepare(key_model(key), key_example(key, batch=batch))
+
+    def prepare_arch(self, arch: Arch, *, batch: int = 1) -> Prepared:
+        """Convert and load a whole network for timing (a calibration network).
+
+        Default: :func:`arch_model` through :meth:`prepare`. A runner that can write a
+        network's graph faster than it can convert the PyTorch model (onnxruntime)
+        overrides this with the same graph.
+        """
+        return self.prepare(*arch_model(arch, batch=batch))
 
     def time(self, model: nn.Module, example: torch.Tensor, *, warmup: int,
              repeats: int) -> Timing:

@@ -86,6 +86,7 @@ class LiteRTRunner(Runner):
     """
 
     name = "litert"
+    converts_ahead = True
     weights_threshold = True  # networks to ~0.8 M weights add up (benchmarks/litert_cache.py)
 
     def __init__(self, *, threads: int = 1, clock: str = "cpu",
