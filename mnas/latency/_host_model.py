@@ -117,7 +117,15 @@ def select_probe_keys(keys: Sequence[OpKey], n: int, *, seed: int = 0) -> list[O
     for group in groups:
         rng.shuffle(group)
     rng.shuffle(groups)
-    # the stem and the head first: few of each, and the model has no other stem or fc data
+    # one stratum of every unit kind before any second one (the strata can outnumber ``n``:
+    # a kind left out would leave its constants unfitted), the stem and the head first:
+    # few of each, and the model has no other stem or fc data
+    first: dict[str, int] = {}
+    for i, group in enumerate(groups):
+        first.setdefault(group[0].kind, i)
+    leading = set(first.values())
+    groups = ([g for i, g in enumerate(groups) if i in leading]
+              + [g for i, g in enumerate(groups) if i not in leading])
     groups.sort(key=lambda g: g[0].kind not in ("stem", "head"))
     chosen: list[OpKey] = []
     while len(chosen) < n and any(groups):
