@@ -22,90 +22,30 @@ import argparse
 import datetime
 import math
 import random
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy.optimize import least_squares
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from mnas.arch import Arch, make_divisible  # noqa: E402
+from _note10 import NOTE10_DIR, RESOLUTIONS, read_note10  # noqa: E402
+
+from mnas.arch import Arch  # noqa: E402
 from mnas.latency._device_model import PhoneCpuModel  # noqa: E402
 from mnas.latency._opkey import OpKey, op_keys, unique_op_keys  # noqa: E402
 from mnas.latency._table import Calibration, LatencyEntry, LatencyTable, TableHeader  # noqa: E402
 
-NOTE10_DIR = ROOT.parent / "shared" / "data" / "ofa_note10_lut"
-RESOLUTIONS = (160, 176, 192, 224)
-_BLOCK = re.compile(
-    r"expanded_conv-input:(\d+)x\d+x(\d+)-output:(\d+)x\d+x(\d+)-expand:(\d+)-kernel:(\d+)"
-    r"-stride:(\d+)-idskip:([01])-se:([01])-hs:([01])")
-_SHAPE = re.compile(r"(\w+)-input:(\d+)x\d+x(\d+)-output:(?:(\d+)x\d+x)?(\d+)")
-
 
 def note10_entries(folder: Path = NOTE10_DIR) -> list[tuple[OpKey, float, int]]:
-    """The Note10 per-block table as ``(OpKey, mean_ms, resolution)``.
-
-    OFA-MobileNetV3 w1.2 blocks map to mnas keys: ``expand == input channels`` is OFA's
-    first (expand-ratio 1) block, a depthwise-separable ``ds`` block; SE is
-    ``make_divisible(mid / 4, 8)`` with ReLU and hard-sigmoid (OFA's ``SEModule``);
-    ``hs:1`` is h-swish, else ReLU. ``Conv`` is the stem (h-swish), ``Conv_1`` the 1x1
-    conv to 1152 (a ``cn`` unit), and ``AvgPool2D + Conv_2 + Logits`` form the
-    MobileNetV3 head (pool, 1152 -> 1536 with h-swish, 1536 -> 1000).
-    """
-    out: list[tuple[OpKey, float, int]] = []
-    for res in RESOLUTIONS:
-        path = folder / f"{res}_lookup_table.yaml"
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        head_ms = 0.0
-        head_in: tuple[int, int] | None = None
-        hidden = classes = 0
-        for name, stats in data.items():
-            ms = float(stats["mean"])
-            m = _BLOCK.fullmatch(name)
-            if m:
-                h, c, oh, oc, mid, k, s, skip, se, hs = map(int, m.groups())
-                kind = "ds" if mid == c else "ir"
-                out.append((OpKey(
-                    kind=kind, in_size=h, in_channels=c, out_size=oh, out_channels=oc,
-                    mid_channels=mid, kernel=k, stride=s, skip=bool(skip),
-                    se_channels=make_divisible(mid / 4, 8) if se else 0,
-                    se_act="relu", se_gate="hard_sigmoid" if se else "sigmoid",
-                    act="hswish" if hs else "relu"), ms, res))
-                continue
-            m = _SHAPE.fullmatch(name)
-            if not m:
-                raise ValueError(f"{path}: unknown Note10 key {name!r}")
-            op, h, c, oh, oc = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4), int(
-                m.group(5))
-            if op == "Conv":
-                out.append((OpKey(kind="stem", in_size=h, in_channels=c, out_size=int(oh),
-                                  out_channels=oc, kernel=3, stride=2, act="hswish"), ms, res))
-            elif op == "Conv_1":
-                out.append((OpKey(kind="cn", in_size=h, in_channels=c, out_size=int(oh),
-                                  out_channels=oc, mid_channels=oc, kernel=1, stride=1,
-                                  act="hswish"), ms, res))
-            elif op == "AvgPool2D":
-                head_in = (h, c)
-                head_ms += ms
-            elif op == "Conv_2":
-                hidden = oc
-                head_ms += ms
-            elif op == "Logits":
-                classes = oc
-                head_ms += ms
-        if head_in is None:
-            raise ValueError(f"{path}: no AvgPool2D entry")
-        out.append((OpKey(kind="head", in_size=head_in[0], in_channels=head_in[1], out_size=1,
-                          out_channels=classes, head_type="pool_conv_act", hidden=hidden,
-                          act="hswish"), head_ms, res))
-    return out
+    """The Note10 per-block table as ``(OpKey, mean_ms, resolution)`` (see ``_note10.py``
+    for how OFA's keys map to mnas keys)."""
+    return [(e.key, e.mean_ms, e.resolution) for e in read_note10(folder, RESOLUTIONS)]
 
 
 # ----------------------------------------------------------------------- fitting

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "drop_torn_tail"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -55,3 +55,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Atomically write ``data`` as indented JSON to ``path``."""
     return atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+
+
+def drop_torn_tail(path: str | os.PathLike[str]) -> None:
+    """Cut an append-only log back to its last complete line.
+
+    A write killed or cut short by a full disk leaves a partial last line; every complete
+    line is a finished record. Call it only while no one else writes the file (holding the
+    run folder's lock). A missing file is left alone.
+    """
+    try:
+        size = Path(path).stat().st_size
+    except FileNotFoundError:
+        return
+    with open(path, "rb+") as handle:
+        handle.seek(max(0, size - 1))
+        if size == 0 or handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        handle.truncate(handle.read().rfind(b"\n") + 1)
+        handle.flush()
+        os.fsync(handle.fileno())

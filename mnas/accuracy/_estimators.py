@@ -25,7 +25,7 @@ from mnas.accuracy._model import AccuracyModel, load_accuracy_model
 from mnas.accuracy._shipped import DEFAULT_ESTIMATOR, list_shipped_models, shipped_models_dir
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
-from mnas.proxies import AccuracyProxy, get_proxy, list_proxies, proxy_class
+from mnas.proxies import AccuracyProxy, BatchScorer, get_proxy, list_proxies, proxy_class
 from mnas.spaces import SearchSpace
 
 __all__ = ["DefaultEstimator", "LabelsEstimator", "ModelEstimator", "describe_score",
@@ -72,7 +72,13 @@ class ModelEstimator(AccuracyProxy):
 
     def score_many(self, archs: list[Arch]) -> list[float]:
         """Predicted accuracies of several architectures (one matrix product)."""
-        return [float(v) for v in self.model.predict_many(archs)[0]]
+        return [float(v) for v in self.model.predict_many(archs)[0]] if archs else []
+
+    def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
+        """Code rows of ``space`` scored in numpy (a model of this space's one-hot only)."""
+        from mnas.accuracy._batch import model_batch_scorer
+
+        return model_batch_scorer(self.model, space)
 
     def estimator_of(self, arch: Arch) -> AccuracyModel:
         """The model that scores ``arch`` (always :attr:`model`)."""
@@ -161,15 +167,28 @@ class DefaultEstimator(AccuracyProxy):
         key = arch.structure_key()
         chosen = self._memo.get(key)
         if chosen is None:
-            chosen = self._agnostic
-            for model in self._space_models:
-                space = getattr(model.encoding, "space", None)
-                if space is not None and space.params_of(arch) is not None:
-                    chosen = model
-                    break
+            chosen = self._choose(arch)
             if len(self._memo) < 100_000:
                 self._memo[key] = chosen
         return chosen
+
+    def _choose(self, arch: Arch) -> AccuracyModel:
+        for model in self._space_models:
+            space = getattr(model.encoding, "space", None)
+            if space is not None and space.params_of(arch) is not None:
+                return model
+        return self._agnostic
+
+    def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
+        """Code rows of ``space`` scored in numpy when the model for its members is fitted on
+        this space's one-hot (see :mod:`mnas.accuracy._batch`), else None."""
+        from mnas.accuracy._batch import model_batch_scorer
+
+        for model in self._space_models:
+            scorer = model_batch_scorer(model, space)
+            if scorer is not None:
+                return scorer
+        return None
 
     def score(self, arch: Arch) -> float:
         """Predicted accuracy by :meth:`estimator_of`'s model."""
@@ -180,11 +199,13 @@ class DefaultEstimator(AccuracyProxy):
         return self.estimator_of(arch).predict(arch)
 
     def score_many(self, archs: list[Arch]) -> list[float]:
-        """Predicted accuracies, each architecture's model predicting its group at once."""
+        """Predicted accuracies, each architecture's model predicting its group at once
+        (chosen as :meth:`estimator_of` does, without its memo: its key costs 0.3 ms, the
+        choice 0.01 ms)."""
         out = [0.0] * len(archs)
         groups: dict[int, tuple[AccuracyModel, list[int]]] = {}
         for i, arch in enumerate(archs):
-            model = self.estimator_of(arch)
+            model = self._choose(arch)
             groups.setdefault(id(model), (model, []))[1].append(i)
         for model, rows in groups.values():
             for i, value in zip(rows, model.predict_many([archs[i] for i in rows])[0],

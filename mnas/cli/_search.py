@@ -33,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--budget", required=True, help="latency budget: 20ms, 20 (ms) or 0.02s")
     p.add_argument("--space", default=DEFAULT_SPACE,
                    help=f"search space name or YAML file (default: {DEFAULT_SPACE})")
-    p.add_argument("--trials", type=int, default=300,
-                   help="total finished trials (a resumed run runs only the rest; default 300)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="total evaluations: candidates within the budget scored by the "
+                        "estimator (a resumed run runs only the rest; default 10000 with an "
+                        "analytic estimate, scored in batches, else 300 Optuna trials)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                    help="stop starting trials after this many seconds of this invocation "
                         f"(default {DEFAULT_TIMEOUT_S:g}; rerun the command to continue; "
@@ -50,10 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="multi-objective search (NSGA-II) over proxy score and latency")
     p.add_argument("--seed", type=int, default=0, help="sampler and proxy seed (default 0)")
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
-                   help="predictor (default: an ensemble fitted on the finished trials "
-                        "picks each next one, White et al. 2021), tpe, random, evolution "
-                        "(regularized evolution within the budget, Real et al. 2019), nsga2 "
-                        "(default with --pareto)")
+                   help="auto (default): batch with an analytic estimate (batched evolution "
+                        "over tens of thousands of candidates, docs/search.md), else "
+                        "predictor (an ensemble fitted on the finished trials picks each next "
+                        "one, White et al. 2021); tpe, random, evolution (regularized "
+                        "evolution within the budget, Real et al. 2019), nsga2 (default with "
+                        "--pareto)")
     p.add_argument("--prior", default="default",
                    help="--sampler predictor: the estimate that ranks its first candidates "
                         "(as --proxy; default: the default estimate; none: random)")
@@ -118,6 +122,7 @@ def print_result(result: SearchResult, *, as_json: bool, backend: str) -> int:
     if as_json:
         print_json({
             "run_dir": str(result.run_dir), "finished": result.finished, "new": result.new,
+            "batched": result.batched,
             "elapsed_s": round(result.elapsed_s, 2), "resumed": result.resumed,
             "backend": backend,
             "best": None if best is None else {
@@ -129,7 +134,15 @@ def print_result(result: SearchResult, *, as_json: bool, backend: str) -> int:
                 "arch": str(result.run_dir / "best" / "arch.json")}})
         return 0
     where = " on Ray" if backend == "ray" else ""
-    if result.resumed:
+    if result.batched and result.resumed:
+        kept = result.finished - result.new
+        print(f"resumed {result.run_dir}: kept {kept:,} evaluations, evaluated {result.new:,} "
+              f"candidates more in batches ({result.finished:,} in total) in "
+              f"{result.elapsed_s:.1f} s")
+    elif result.batched:
+        print(f"evaluated {result.new:,} candidates in batches in {result.elapsed_s:.1f} s; "
+              f"run folder {result.run_dir}")
+    elif result.resumed:
         kept = result.finished - result.new
         print(f"resumed {result.run_dir}: kept {kept} finished trials, ran {result.new} "
               f"more{where} ({result.finished} in total) in {result.elapsed_s:.1f} s")
@@ -141,7 +154,8 @@ def print_result(result: SearchResult, *, as_json: bool, backend: str) -> int:
               "--trials or the budget")
         return 1
     est = TablePredictor(resolve_target(result.config.target)).predict(best.arch)
-    print(f"best: trial {best.number}, {result.config.proxy} score {best.score:.5g}, "
+    print(f"best: {'evaluation' if result.batched else 'trial'} {best.number}, "
+          f"{result.config.proxy} score {best.score:.5g}, "
           f"latency {est.describe()}, band {est.low_ms:.2f}-{est.high_ms:.2f} ms, "
           f"width {best.params.get('width', '-')}, resolution {best.arch.resolution}")
     if result.config.extra.get("estimator"):

@@ -37,7 +37,7 @@ from mnas.export._artifacts import (
     write_torchscript,
 )
 from mnas.export._predicted import predicted_host_latency
-from mnas.export._verify import load_generated_module, run_in_fresh_process
+from mnas.export._verify import load_generated_module, run_here, run_in_fresh_process
 
 __all__ = [
     "BATCH_SIZE",
@@ -141,6 +141,7 @@ class ExportResult:
         opset: The ONNX opset written (ONNX only).
         host_latency: Host timing (ONNX, ExecuTorch and LiteRT only).
         extra: Format-specific facts (e.g. the torchvision or timm class).
+        checked_in: ``a fresh process`` (:func:`export`'s default) or ``this process``.
     """
 
     format: str
@@ -154,6 +155,7 @@ class ExportResult:
     opset: int | None = None
     host_latency: HostLatency | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    checked_in: str = "a fresh process"
 
     def summary_lines(self) -> list[str]:
         """The human-readable report ``mnas export`` prints."""
@@ -165,7 +167,7 @@ class ExportResult:
         lines = [f"wrote {self.path} ({what})"]
         lines += [f"wrote {p} (state_dict for it)" for p in self.files[1:]]
         shape = "x".join(str(d) for d in self.check_input)
-        lines.append(f"checked in a fresh process: max abs diff {self.max_abs_diff:.3g} <= "
+        lines.append(f"checked in {self.checked_in}: max abs diff {self.max_abs_diff:.3g} <= "
                      f"{self.tolerance:g} on a seeded {shape} batch (outputs up to "
                      f"{self.output_scale:.3g})")
         if self.host_latency is not None:
@@ -247,7 +249,7 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _calibrate_batchnorm(model: nn.Module, arch: Arch) -> None:
+def _calibrate_batchnorm(model: nn.Module, arch: Arch, resolution: int | None = None) -> None:
     """Set every BatchNorm's running statistics from one seeded random batch.
 
     With torchvision's initialisation and unit running statistics, an eval-mode
@@ -261,8 +263,8 @@ def _calibrate_batchnorm(model: nn.Module, arch: Arch) -> None:
         bn.reset_running_stats()
         bn.momentum = None
     generator = torch.Generator().manual_seed(SEED + 1)
-    batch = torch.randn(CALIBRATION_BATCH, 3, arch.resolution, arch.resolution,
-                        generator=generator)
+    size = resolution or arch.resolution
+    batch = torch.randn(CALIBRATION_BATCH, 3, size, size, generator=generator)
     model.train()
     with torch.no_grad():
         model(batch)
@@ -270,12 +272,13 @@ def _calibrate_batchnorm(model: nn.Module, arch: Arch) -> None:
         bn.momentum = momentum
 
 
-def reference_model(arch: Arch, weights: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+def reference_model(arch: Arch, weights: Mapping[str, torch.Tensor] | None = None, *,
+                    resolution: int | None = None) -> nn.Module:
     """mnas's model of ``arch`` in eval mode with ``weights`` loaded.
 
     Without weights: initialised with seed 0, BatchNorm statistics set from a seeded
-    random batch (see ``_calibrate_batchnorm``), so that the check compares outputs of
-    unit scale.
+    random batch of ``resolution`` px (default: the arch's; see ``_calibrate_batchnorm``),
+    so that the check compares outputs of unit scale.
 
     Raises:
         MnasInputError: ``weights`` do not fit ``arch``; names the first differing keys.
@@ -303,14 +306,16 @@ def reference_model(arch: Arch, weights: Mapping[str, torch.Tensor] | None = Non
         model.load_state_dict(dict(weights))
     else:
         with torch.random.fork_rng(devices=[]):
-            _calibrate_batchnorm(model, arch)
+            _calibrate_batchnorm(model, arch, resolution)
     return model.eval()
 
 
-def check_batch(arch: Arch) -> torch.Tensor:
-    """The seeded random batch every export is checked on."""
+def check_batch(arch: Arch, resolution: int | None = None) -> torch.Tensor:
+    """The seeded random batch every export is checked on (``resolution`` px; default the
+    arch's)."""
     generator = torch.Generator().manual_seed(SEED)
-    return torch.randn(BATCH_SIZE, 3, arch.resolution, arch.resolution, generator=generator)
+    size = resolution or arch.resolution
+    return torch.randn(BATCH_SIZE, 3, size, size, generator=generator)
 
 
 # ----------------------------------------------------------------- export
@@ -401,7 +406,8 @@ def _write_source_format(fmt: str, arch: Arch, model: nn.Module, main: Path,
 
 def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
            weights: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
-           force: bool = False, opset: int | None = None) -> ExportResult:
+           force: bool = False, opset: int | None = None,
+           fresh_process: bool = True, check_resolution: int | None = None) -> ExportResult:
     """Write ``arch`` in ``format`` to ``path``, checked in a fresh process.
 
     Args:
@@ -418,6 +424,14 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
             that file's key names.
         force: Overwrite existing files.
         opset: ONNX opset (default :data:`~mnas.export._artifacts.DEFAULT_OPSET`).
+        fresh_process: Check the written file in a new Python process (default), or, for
+            the formats that run in torch (``.py`` formats, ``state_dict``, ``torchscript``),
+            in this one: the same load and comparison without a second interpreter's start
+            and torch import (seconds; ``mnas search`` checks ``best/model.py`` so).
+        check_resolution: Input size of the check (default: the arch's resolution). The
+            networks are convolutional up to a global pool, so a smaller input (>= 32 px)
+            runs every weight and operation of the file at a fraction of the cost
+            (``mnas search`` checks ``best/model.py`` at 64 px).
 
     Returns:
         What was written, the measured max abs diff and, for ONNX, ExecuTorch and LiteRT,
@@ -429,12 +443,33 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
             (naming the first block that does not fit); a missing optional package.
         MnasError: The written file failed its check; nothing is put in place.
     """
-    path = Path(path)
+    if fresh_process:
+        return _export(arch, format, Path(path), weights, force, opset, True, check_resolution)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the fresh process does; a pool on busy cores is 10x slower
+    try:
+        return _export(arch, format, Path(path), weights, force, opset, False, check_resolution)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _export(arch: Arch, format: str, path: Path,
+            weights: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None, force: bool,
+            opset: int | None, fresh_process: bool, check_resolution: int | None
+            ) -> ExportResult:
+    """:func:`export` with its arguments checked in the order it documents."""
     _check_request(arch, format, path, opset)
+    if check_resolution is not None and (isinstance(check_resolution, bool)
+                                         or not isinstance(check_resolution, int)
+                                         or check_resolution < 32):
+        raise ValueError(f"check_resolution must be an int >= 32, got {check_resolution!r}")
+    if not fresh_process and format not in (*_SOURCE_FORMATS, "state_dict", "torchscript"):
+        raise ValueError(f"format {format} is checked in its own runtime's process; "
+                         "fresh_process=False applies to the formats torch runs")
     files = _destinations(format, path, weights is not None)
     _refuse_existing(files, force)
     state = load_weights(weights) if isinstance(weights, str | os.PathLike) else weights
-    model = reference_model(arch, state)
+    model = reference_model(arch, state, resolution=check_resolution)
     path.parent.mkdir(parents=True, exist_ok=True)
     # absolute: the fresh-process check runs in another working directory
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".export",
@@ -465,11 +500,14 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
             write_executorch(model, main, arch)
         if format in _TIMED_FORMATS:
             request["timing"] = _TIMING
-        batch = check_batch(arch)
+        batch = check_batch(arch, check_resolution)
         with torch.no_grad():
             expected = model(batch)
-        check_dir = Path(tempfile.mkdtemp(prefix="check.", dir=staging))
-        fresh = run_in_fresh_process(request, batch, check_dir)
+        if fresh_process:
+            check_dir = Path(tempfile.mkdtemp(prefix="check.", dir=staging))
+            fresh = run_in_fresh_process(request, batch, check_dir)
+        else:
+            fresh = run_here(request, batch)
         if tuple(fresh.output.shape) != tuple(expected.shape):
             raise MnasError(f"the exported {format} file gives outputs of shape "
                             f"{tuple(fresh.output.shape)}, mnas's model {tuple(expected.shape)}; "
@@ -498,4 +536,5 @@ def export(arch: Arch, *, format: str, path: str | os.PathLike[str],
     return ExportResult(format=format, path=path, files=tuple(files), arch_name=arch.name,
                         max_abs_diff=diff, tolerance=tolerance, check_input=tuple(batch.shape),
                         output_scale=float(expected.abs().max()),
-                        opset=written_opset, host_latency=latency, extra=extra)
+                        opset=written_opset, host_latency=latency, extra=extra,
+                        checked_in="a fresh process" if fresh_process else "this process")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FreshRun", "load_generated_module", "main", "run_in_fresh_process"]
+__all__ = ["FreshRun", "load_generated_module", "main", "run_here", "run_in_fresh_process"]
 
 _TIMEOUT_S = 600
 
@@ -88,6 +88,11 @@ def run_in_fresh_process(request: dict[str, Any], batch: Any, workdir: Path) -> 
     output = load_file(request["output"])["output"]
     return FreshRun(output=output, median_ms=report.get("median_ms"),
                     min_ms=report.get("min_ms"), runtime=report.get("runtime"), repeats=report.get("repeats", 0))
+
+
+def run_here(request: dict[str, Any], batch: Any) -> FreshRun:
+    """Run ``request`` (a format torch runs) in this process, as the child would."""
+    return FreshRun(output=_run_torch(request, batch))
 
 
 # ------------------------------------------------------------------ child side

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mnas.latency._host import cpu_model, host_table_name
     from mnas.latency._host_model import HostModelSettings
     from mnas.latency._key_model import key_example, key_model
-    from mnas.latency._opkey import OpKey, op_keys, unique_op_keys
+    from mnas.latency._opkey import OpKey, op_keys, resolution_key, unique_op_keys
     from mnas.latency._predictor import (
         BlockLatency,
         DeviceModel,
@@ -69,7 +69,7 @@ _EXPORTS = {
     "mnas.latency._host": ("cpu_model", "host_table_name"),
     "mnas.latency._host_model": ("HostModelSettings",),
     "mnas.latency._key_model": ("key_example", "key_model"),
-    "mnas.latency._opkey": ("OpKey", "op_keys", "unique_op_keys"),
+    "mnas.latency._opkey": ("OpKey", "op_keys", "resolution_key", "unique_op_keys"),
     "mnas.latency._predictor": (
         "BlockLatency", "DeviceModel", "Estimate", "LatencyPredictor", "TablePredictor",
         "default_tables_dir", "list_targets", "predict", "resolve_target"
@@ -127,6 +127,7 @@ __all__ = [
     "list_targets",
     "load_table",
     "op_keys",
+    "resolution_key",
     "predict",
     "resolve_target",
     "time_networks",

@@ -12,6 +12,12 @@ String forms (readable, parsed back exactly)::
     ir-in:56x56x24-out:28x28x40-mid:72-k5-s2-skip0-se0-relu
     ir-in:28x28x40-out:28x28x40-mid:120-k5-s1-skip1-se32.relu.hsig-hswish
     head-in:7x7x160-conv:960-pool_conv_act-hidden:1280-out:1000-hswish
+
+A table entry may also be keyed by the network's input resolution, ``<key>@<R>px``
+(:func:`resolution_key`), where the shape alone does not decide a measured latency: two
+resolutions that reach the same feature-map size (176 and 192 px both give 6x6 at the
+last stage of a MobileNetV3) may each have their own measured value. A predictor looks for
+the resolution's entry first, then for the plain key.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from mnas.arch import Arch, conv_out_size
 from mnas.errors import MnasInputError
 
-__all__ = ["OpKey", "op_keys", "unique_op_keys"]
+__all__ = ["OpKey", "op_keys", "resolution_key", "split_resolution_key", "unique_op_keys"]
 
 _GATE_CODES = {"sigmoid": "sig", "hard_sigmoid": "hsig"}
 _GATES_OF_CODE = {v: k for k, v in _GATE_CODES.items()}
@@ -33,6 +39,7 @@ _BLOCK_RE = re.compile(
 _STEM_RE = re.compile(
     r"stem-in:(?P<h>\d+)x(?P<w>\d+)x(?P<c>\d+)-out:(?P<oh>\d+)x(?P<ow>\d+)x(?P<oc>\d+)"
     r"-k(?P<k>\d+)-s(?P<s>\d+)-(?P<act>[a-z0-9]+)")
+_RESOLUTION_RE = re.compile(r"@[1-9][0-9]*px")
 _HEAD_RE = re.compile(
     r"head-in:(?P<h>\d+)x(?P<w>\d+)x(?P<c>\d+)-conv:(?P<conv>\d+|none)-(?P<type>conv_bn_act_pool"
     r"|pool_conv_act)-hidden:(?P<hidden>\d+|none)-out:(?P<oc>\d+)-(?P<act>[a-z0-9]+)")
@@ -195,3 +202,24 @@ def unique_op_keys(archs: list[Arch]) -> list[OpKey]:
         for key in op_keys(arch):
             seen.setdefault(str(key), key)
     return list(seen.values())
+
+
+def resolution_key(key: OpKey | str, resolution: int) -> str:
+    """The table key of ``key`` inside networks of input ``resolution``: ``<key>@<R>px``."""
+    return f"{key}@{resolution}px"
+
+
+def split_resolution_key(text: str) -> tuple[str, int | None]:
+    """``(plain key, resolution)`` of a table key (resolution None for a plain key).
+
+    Raises:
+        MnasInputError: A ``@`` suffix other than ``@<R>px``.
+    """
+    plain, sep, suffix = text.partition("@")
+    if not sep:
+        return text, None
+    if not _RESOLUTION_RE.fullmatch(sep + suffix):
+        raise MnasInputError(
+            f"table key {text!r} ends in {sep + suffix!r}; a key qualified by resolution "
+            "ends in '@<R>px', e.g. '...-hswish@176px'")
+    return plain, int(suffix[:-2])

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from mnas._limits import MAX_LATENCY_MS
 from mnas.arch import Arch
 from mnas.errors import MissingLatencyKeyError, MnasInputError
-from mnas.latency._opkey import OpKey, op_keys
+from mnas.latency._opkey import OpKey, op_keys, resolution_key
 from mnas.latency._table import LatencyTable, load_table
 
 __all__ = [
@@ -132,6 +132,8 @@ class TablePredictor(LatencyPredictor):
         self.target = table.header.target
         self._space_hint = space_hint
         self._entries = {key: table.unit_ms(key) for key in table.entries}
+        # entries keyed by resolution (``<key>@<R>px``): looked up before the plain key
+        self._by_resolution = any("@" in key for key in self._entries)
         self._cache: dict[str, float] = {}
         self._units_cache: dict[tuple[Any, ...], BlockLatency] = {}
         self._model: DeviceModel | None = None
@@ -157,8 +159,16 @@ class TablePredictor(LatencyPredictor):
         self._c = (cal.c if cal else 0.0) / 1e6  # per weight
         self._w0 = (cal.w0 if cal else 0.0) * 1e6  # weights the term does not charge
 
-    def _lookup(self, key: OpKey) -> BlockLatency:
+    def _lookup(self, key: OpKey, resolution: int | None = None) -> BlockLatency:
+        """One unit's latency: the table's entry for ``key`` inside networks of input
+        ``resolution`` if it has one, else its plain entry, else the device model's value."""
         text = str(key)
+        if self._by_resolution and resolution is not None:
+            qualified = resolution_key(text, resolution)
+            value = self._entries.get(qualified)
+            if value is not None:
+                return BlockLatency(key=qualified, ms=value, source="table",
+                                    weights=key.weights)
         value = self._entries.get(text)
         if value is not None:
             return BlockLatency(key=text, ms=value, source="table", weights=key.weights)
@@ -201,13 +211,14 @@ class TablePredictor(LatencyPredictor):
         """
         units = self._units_cache
         size = arch.resolution
+        res = size if self._by_resolution else None  # part of every memo key then
         stem = arch.stem
         ident: tuple[Any, ...] = (size, stem.channels, stem.kernel, stem.stride, stem.act)
         unit = units.get(ident)
         keys: list[OpKey] | None = None
         if unit is None:
             keys = op_keys(arch)
-            unit = units[ident] = self._lookup(keys[0])
+            unit = units[ident] = self._lookup(keys[0], res)
         out = [unit]
         size = (size - 1) // stem.stride + 1
         se = (arch.se_act, arch.se_gate)
@@ -218,20 +229,20 @@ class TablePredictor(LatencyPredictor):
                 stride = block.stride
                 ident = (block.type, size, block.in_channels, block.mid_channels,
                          block.out_channels, block.kernel, stride, block.act, block.skip,
-                         block.se_channels, se if block.se_channels else None)
+                         block.se_channels, se if block.se_channels else None, res)
                 unit = units.get(ident)
                 if unit is None:
                     keys = keys or op_keys(arch)
-                    unit = units[ident] = self._lookup(keys[index])
+                    unit = units[ident] = self._lookup(keys[index], res)
                 out.append(unit)
                 size = (size - 1) // stride + 1
         head = arch.head
         ident = ("head", size, arch.stages[-1][-1].out_channels, arch.num_classes, head.type,
-                 head.channels, head.hidden, head.act)
+                 head.channels, head.hidden, head.act, res)
         unit = units.get(ident)
         if unit is None:
             keys = keys or op_keys(arch)
-            unit = units[ident] = self._lookup(keys[-1])
+            unit = units[ident] = self._lookup(keys[-1], res)
         out.append(unit)
         return out
 

@@ -15,6 +15,9 @@ File layout (``mnas-latency-table/1``, documented in the README)::
      "entries": {"<op key>": {"median_ms": ..., "p90_ms": ..., "n": ..., "std_ms": ...,
                               "min_ms": ..., "passes": 2}}}
 
+An entry key is an operator key (:class:`mnas.latency.OpKey`), or one qualified by the
+network's input resolution, ``<key>@<R>px``, where two resolutions reach the same shape but
+were measured apart (:func:`mnas.latency.resolution_key`).
 ``w0`` is optional (0: the weights term charges every weight; see :class:`Calibration`).
 ``min_ms`` and ``passes`` are optional (absent in estimated tables); a table whose header
 says ``"statistic": "min"`` needs ``min_ms`` in every entry and predicts from it.
@@ -319,6 +322,13 @@ class LatencyTable:
             raise bad("field 'entries' must be an object mapping op keys to timings")
         entries: dict[str, LatencyEntry] = {}
         for key, value in raw_entries.items():
+            if isinstance(key, str) and "@" in key:
+                from mnas.latency._opkey import split_resolution_key
+
+                try:
+                    split_resolution_key(key)
+                except MnasInputError as err:
+                    raise bad(str(err)) from None
             if not isinstance(value, Mapping):
                 raise bad(f"entry {key!r} must be an object with median_ms, p90_ms, n, std_ms")
             try:

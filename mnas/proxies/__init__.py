@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mnas.proxies._base import (
         DEFAULT_PROXY,
         AccuracyProxy,
+        BatchScorer,
         Cost,
         ReportFn,
         TrainingProxy,
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "mnas.arch": ("ArchCosts", "BlockCost", "arch_costs", "block_costs"),
     "mnas.proxies._base": (
-        "DEFAULT_PROXY", "AccuracyProxy", "Cost", "ReportFn", "TrainingProxy", "get_proxy",
-        "list_proxies", "proxy_class", "register_proxy"
+        "DEFAULT_PROXY", "AccuracyProxy", "BatchScorer", "Cost", "ReportFn", "TrainingProxy",
+        "get_proxy", "list_proxies", "proxy_class", "register_proxy"
     ),
     "mnas.proxies._counts": ("FlopsProxy", "ParamsProxy"),
     "mnas.proxies._data": ("ImageData", "load_image_data"),
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_PROXY",
     "AccuracyProxy",
     "ArchCosts",
+    "BatchScorer",
     "BlockCost",
     "Cost",
     "FlopsProxy",

@@ -10,22 +10,47 @@ from __future__ import annotations
 import abc
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from mnas.arch import Arch
 from mnas.errors import MnasInputError
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from mnas.spaces import SearchSpace
 
-__all__ = ["BUILTIN_PROXIES", "DEFAULT_PROXY", "AccuracyProxy", "Cost", "ReportFn",
-           "TrainingProxy", "get_proxy", "list_proxies", "proxy_class", "register_proxy"]
+__all__ = ["BUILTIN_PROXIES", "DEFAULT_PROXY", "AccuracyProxy", "BatchScorer", "Cost",
+           "ReportFn", "TrainingProxy", "get_proxy", "list_proxies", "proxy_class",
+           "register_proxy"]
 
 DEFAULT_PROXY = "zen-naswot"
 """The default zero-cost proxy (``mnas.proxies.ZenNaswotProxy``)."""
 
 #: What scoring one architecture costs (see :attr:`AccuracyProxy.cost`).
 Cost = Literal["analytic", "forward", "train"]
+
+class BatchScorer(Protocol):
+    """Scores many architectures of one search space at once, from their code rows.
+
+    ``scorer(codes) -> (score, spread)``: ``codes`` is an ``int64`` array of shape
+    ``(n, columns)`` in the space's :class:`mnas.spaces.ParamCodec` form (one column per
+    flat parameter, the value an index into its choices; columns of blocks beyond their
+    stage's depth are inactive and must not change the result); ``score`` and ``spread``
+    are ``float64`` arrays of shape ``(n,)``: ``score[i]`` equals
+    ``proxy.score(space.replay(codec.decode(codes[i])))`` (to 1e-9 relative), ``spread[i]``
+    the estimator's own uncertainty of it (an ensemble's standard deviation; zeros when it
+    has none). Deterministic, no I/O, no state kept between calls; it may raise
+    :class:`~mnas.errors.MnasInputError` for rows it cannot score. A batched search calls it
+    with thousands of rows at a time: vectorise it (numpy), never loop over ``Arch`` values.
+    """
+
+    def __call__(self, codes: npt.NDArray[np.int64], /
+                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """``(score, spread)`` of every row of ``codes``."""
+        ...
+
 
 ReportFn = Callable[[int, float], bool]
 """``report(epoch, accuracy) -> should_stop``: called after every epoch (1-based) with the
@@ -77,6 +102,17 @@ class AccuracyProxy(abc.ABC):
     def score_many(self, archs: list[Arch]) -> list[float]:
         """Score several architectures in order (``score`` applied to each)."""
         return [self.score(arch) for arch in archs]
+
+    def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
+        """A vectorised scorer of ``space``'s code rows (see :class:`BatchScorer`), or None.
+
+        Optional hook for analytic estimators: a batched search (``mnas search`` with an
+        analytic estimator) scores its candidates through it, tens of thousands per second.
+        Without one (None, the default), the search decodes each candidate to an ``Arch``
+        and calls :meth:`score_many`. Return None as well for a space the estimator cannot
+        vectorise (e.g. another space than the one a model was fitted on).
+        """
+        return None
 
     def describe(self) -> str:
         """One line naming the estimator and where its measured quality is documented."""

@@ -8,10 +8,15 @@ are re-exported here for the proxies' users.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from mnas.arch import Arch, ArchCosts, BlockCost, arch_costs, block_costs
 from mnas.proxies._base import AccuracyProxy, register_proxy
 from mnas.proxies._resolution import at_resolution, check_resolution
+
+if TYPE_CHECKING:
+    from mnas.proxies._base import BatchScorer
+    from mnas.spaces import SearchSpace
 
 __all__ = ["ArchCosts", "BlockCost", "FlopsProxy", "ParamsProxy", "arch_costs", "block_costs"]
 
@@ -41,6 +46,12 @@ class ParamsProxy(AccuracyProxy):
     def score(self, arch: Arch) -> float:
         return math.log(arch_costs(arch).params)
 
+    def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
+        """``log(params)`` of code rows, exactly, from per-unit count tables."""
+        from mnas.proxies._count_scorer import count_scorer
+
+        return count_scorer(space, "params")
+
 
 @register_proxy
 class FlopsProxy(AccuracyProxy):
@@ -61,3 +72,12 @@ class FlopsProxy(AccuracyProxy):
 
     def score(self, arch: Arch) -> float:
         return math.log(arch_costs(at_resolution(arch, self.resolution)).macs)
+
+    def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
+        """``log(MACs)`` of code rows, exactly, from per-unit count tables (None with a
+        ``resolution`` override: then the rows are scored one ``Arch`` at a time)."""
+        if self.resolution is not None:
+            return None
+        from mnas.proxies._count_scorer import count_scorer
+
+        return count_scorer(space, "macs")

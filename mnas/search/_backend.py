@@ -13,35 +13,14 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
-
-import optuna
 
 from mnas.proxies import AccuracyProxy
 from mnas.search._config import SearchConfig
 from mnas.search._objective import make_proxy
-from mnas.search._run import Run, SearchResult
+from mnas.search._run import Run, SearchResult, TrialsRun
 
 __all__ = ["Backend", "TrialsRun", "run_search"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrialsRun:
-    """What a backend's :meth:`Backend.run_trials` hands back to the pipeline.
-
-    Attributes:
-        study: The study holding every trial of the run (all invocations).
-        before: Finished trials before this invocation.
-        interrupted: Ctrl-C stopped the trials: the outputs are written from what
-            finished, then ``KeyboardInterrupt`` is raised again.
-        resumed: Whether this invocation continued a search (None: the folder held one).
-    """
-
-    study: optuna.Study
-    before: int
-    interrupted: bool = False
-    resumed: bool | None = None
 
 
 class Backend(abc.ABC):
@@ -107,8 +86,8 @@ def run_search(config: SearchConfig, backend: Backend, *, progress: bool = True,
                extra=backend.settings())
     with run.locked():
         trials = backend.run_trials(run, estimator, progress=progress)
-        ranked, finished = run.finish(trials.study, estimator)
+        ranked, finished = run.finish(trials, estimator)
         if trials.interrupted:
             raise KeyboardInterrupt
-    return run.result(ranked, finished=len(finished), before=trials.before,
-                      resumed=trials.resumed)
+    return run.result(ranked, finished=finished, before=trials.before, resumed=trials.resumed,
+                      batched=trials.evaluations is not None)

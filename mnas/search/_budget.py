@@ -29,7 +29,7 @@ from mnas.errors import MnasError, MnasInputError
 from mnas.latency import TablePredictor
 from mnas.spaces import SearchSpace, StageSpec
 
-__all__ = ["Fastest", "fastest_arch", "format_budget", "parse_budget"]
+__all__ = ["Fastest", "fastest_arch", "fastest_by_shape", "format_budget", "parse_budget"]
 
 _BUDGET_RE = re.compile(r"^\s*(?P<value>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?P<unit>ms|s)?\s*$")
 _MAX_BUDGET_MS = 3_600_000.0  # one hour: anything above is a typo
@@ -140,6 +140,28 @@ def fastest_arch(space: SearchSpace, predictor: TablePredictor) -> Fastest:
     """
     if any(stage.ops for stage in space.stages):
         return _fastest_by_enumeration(space, predictor)
+    return min(fastest_by_shape(space, predictor).values(), key=lambda f: f.latency_ms)
+
+
+def fastest_by_shape(space: SearchSpace, predictor: TablePredictor
+                     ) -> dict[tuple[float, int], Fastest]:
+    """The exact fastest architecture of ``space`` at each (width, resolution).
+
+    A batched search starts each (width, resolution) from its fastest network, and gives up
+    on those whose fastest is over the budget. See :func:`fastest_arch` (the minimum of
+    these) for the method and its cost; a space with layer-operation choices has one entry
+    per pair found by enumeration.
+
+    Raises:
+        MissingLatencyKeyError: The table lacks a key and has no device model.
+        MnasError: The calibration slope is not positive.
+    """
+    if any(stage.ops for stage in space.stages):
+        fastest = _fastest_by_enumeration(space, predictor)
+        if len(space.widths) * len(space.resolutions) > 1:
+            raise MnasInputError(f"space {space.name!r} has layer-operation choices and "
+                                 "several widths or resolutions: not supported")
+        return {(space.widths[0], space.resolutions[0]): fastest}
     cal = predictor.table.calibration
     slope = cal.a if cal is not None else 1.0
     if slope <= 0:
@@ -151,7 +173,7 @@ def fastest_arch(space: SearchSpace, predictor: TablePredictor) -> Fastest:
     combos = [_combos(st) for st in stages]
     n_combo = max(len(c) for c in combos)
     probe_depth = [max(st.depth) for st in stages]
-    best: tuple[float, dict[str, Any]] | None = None
+    out: dict[tuple[float, int], Fastest] = {}
     for width, resolution in itertools.product(space.widths, space.resolutions):
         # first[s][(c_prev, c_own, combo)], later[s][(c_own, combo)], fixed[c_last]
         first: list[dict[tuple[Any, Any, int], float]] = [{} for _ in stages]
@@ -200,19 +222,17 @@ def fastest_arch(space: SearchSpace, predictor: TablePredictor) -> Fastest:
                                                f"s{s + 1}_b{b}_act": a2})
                         nxt[own] = (total, params)
             cost = nxt
-        for last, (total, chosen) in cost.items():
-            total += fixed[last]
-            if best is None or total < best[0]:
-                best = (total, {"width": width, "resolution": resolution, **chosen})
-    if best is None:  # pragma: no cover - a space always has at least one choice
-        raise MnasError(f"search space {space.name!r} has no architecture")
-    arch = space.replay(best[1])
-    latency = predictor.predict_ms(arch)
-    expected = slope * best[0] + (cal.b if cal is not None else 0.0)
-    if not math.isclose(latency, expected, rel_tol=1e-9, abs_tol=1e-9):
-        raise MnasError(f"internal check failed: the fastest architecture of {space.name!r} "
-                        f"predicts {latency} ms, the per-block minimum says {expected} ms")
-    return Fastest(arch=arch, params=best[1], latency_ms=latency)
+        total, chosen = min(((t + fixed[last], c) for last, (t, c) in cost.items()),
+                            key=lambda tc: tc[0])
+        params = {"width": width, "resolution": resolution, **chosen}
+        arch = space.replay(params)
+        latency = predictor.predict_ms(arch)
+        expected = slope * total + (cal.b if cal is not None else 0.0)
+        if not math.isclose(latency, expected, rel_tol=1e-9, abs_tol=1e-9):
+            raise MnasError(f"internal check failed: the fastest architecture of {space.name!r} "
+                            f"predicts {latency} ms, the per-block minimum says {expected} ms")
+        out[(width, resolution)] = Fastest(arch=arch, params=params, latency_ms=latency)
+    return out
 
 
 def _best_stage(s: int, st: StageSpec, prev: Any, own: Any,

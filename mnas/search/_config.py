@@ -12,16 +12,21 @@ from typing import Any
 from mnas.errors import MnasInputError
 from mnas.spaces import DEFAULT_SPACE
 
-__all__ = ["CONFIG_FORMAT", "DEFAULT_SAMPLER", "OBJECTIVES", "SAMPLERS", "SearchConfig",
-           "default_run_name"]
+__all__ = ["CONFIG_FORMAT", "DEFAULT_EVALUATIONS", "DEFAULT_SAMPLER", "DEFAULT_TRIALS",
+           "OBJECTIVES", "SAMPLERS", "SearchConfig", "default_run_name"]
 
 CONFIG_FORMAT = "mnas-search-config/1"
 OBJECTIVES = ("hard", "soft")
-SAMPLERS = ("tpe", "random", "evolution", "predictor", "nsga2")
-#: The single-objective default, chosen by measurement (README, "Search efficiency"):
-#: on the headline search it ends higher than TPE, evolution and random on 10 of 10
-#: seeds, and on NAS-Bench-Macro it reaches the top 1% within 50 evaluations on 30 of 30.
-DEFAULT_SAMPLER = "predictor"
+SAMPLERS = ("auto", "batch", "predictor", "tpe", "random", "evolution", "nsga2")
+#: The default: ``batch`` (batched evolution, docs/search.md) when the estimate is
+#: analytic and the search runs in this process, else ``predictor`` (chosen by measurement
+#: for expensive evaluations: README, "Search efficiency"), ``nsga2`` with ``--pareto``.
+DEFAULT_SAMPLER = "auto"
+#: Trials of a search that runs one Optuna trial per candidate, unless told otherwise.
+DEFAULT_TRIALS = 300
+#: Evaluations of a batched search unless told otherwise (benchmarks/RESULTS-search-vs-evolution.md:
+#: on OFA's oracle the best still rises past 10,000).
+DEFAULT_EVALUATIONS = 10_000
 #: Fields that define *what* is searched; a resumed run must agree on all of them.
 IDENTITY_FIELDS = ("target", "budget_ms", "space", "proxy", "data", "objective", "pareto",
                    "seed", "sampler", "soft_weight", "prior")
@@ -38,16 +43,19 @@ class SearchConfig:
         target: Latency target (shipped table name, ``host`` or a table path).
         budget_ms: Latency budget in milliseconds.
         space: Search space name or YAML path.
-        trials: Total finished trials wanted (a resumed run only runs the rest).
+        trials: Total finished trials wanted (a resumed run only runs the rest); in a
+            batched search, evaluations (distinct candidates within the budget scored by the
+            estimator). None: :data:`DEFAULT_TRIALS`, or :data:`DEFAULT_EVALUATIONS` batched.
         timeout_s: Wall-clock limit of one invocation's scoring work (zoo and trials;
-            at least one trial always runs), or None.
+            at least one trial, or one batch, always runs), or None.
         proxy: Accuracy proxy name.
         data: Dataset path for data-driven proxies, or None.
         objective: ``hard`` (budget as an Optuna constraint) or ``soft`` (MnasNet reward).
         pareto: Multi-objective search over proxy score and latency.
         seed: Seed of the sampler and the proxy.
-        sampler: ``predictor`` (default), ``tpe``, ``random``, ``evolution``
-            (single-objective) or ``nsga2``.
+        sampler: ``auto`` (default: ``batch`` for an analytic estimate in this process,
+            else ``predictor``, ``nsga2`` with ``pareto``), ``batch`` (batched evolution),
+            ``predictor``, ``tpe``, ``random``, ``evolution`` (single-objective) or ``nsga2``.
         prior: Accuracy estimate that ranks the ``predictor`` sampler's first candidates
             (an estimator name as ``proxy``; ``none``: uniform random first trials).
         name: Run folder name under ``runs_dir``.
@@ -60,7 +68,7 @@ class SearchConfig:
     target: str
     budget_ms: float
     space: str = DEFAULT_SPACE
-    trials: int = 300
+    trials: int | None = None
     timeout_s: float | None = None
     proxy: str = "flops"
     data: str | None = None
@@ -82,10 +90,11 @@ class SearchConfig:
         if self.sampler not in SAMPLERS:
             raise MnasInputError(f"sampler must be one of {', '.join(SAMPLERS)}, got "
                                  f"{self.sampler!r}")
-        if self.sampler in ("evolution", "predictor") and self.pareto:
+        if self.sampler in ("evolution", "predictor", "batch") and self.pareto:
             raise MnasInputError(f"--sampler {self.sampler} is single-objective; use --sampler "
                                  "nsga2 (the default) with --pareto")
-        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+        if self.trials is not None and (isinstance(self.trials, bool)
+                                        or not isinstance(self.trials, int) or self.trials < 1):
             raise MnasInputError(f"trials must be an integer >= 1, got {self.trials!r}")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise MnasInputError(f"timeout must be > 0 seconds, got {self.timeout_s!r}")
@@ -139,6 +148,14 @@ class SearchConfig:
                                  f"line): {err}; restore the file, or start a new run with "
                                  "another --name") from None
 
+    def trial_count(self) -> int:
+        """Trials wanted by a search that runs one trial per candidate."""
+        return DEFAULT_TRIALS if self.trials is None else self.trials
+
+    def evaluations(self) -> int:
+        """Evaluations wanted by a batched search."""
+        return DEFAULT_EVALUATIONS if self.trials is None else self.trials
+
     def identity(self) -> dict[str, Any]:
         """The fields a resumed run must share with the stored one."""
         return {name: getattr(self, name) for name in IDENTITY_FIELDS}
@@ -167,7 +184,7 @@ def default_run_name(config: SearchConfig, *, default_space: str, default_proxy:
         parts.append(config.objective)
     if config.pareto:
         parts.append("pareto")
-    if config.sampler != ("nsga2" if config.pareto else DEFAULT_SAMPLER):
+    if config.sampler not in (DEFAULT_SAMPLER, "nsga2" if config.pareto else DEFAULT_SAMPLER):
         parts.append(config.sampler)
     if config.sampler == "predictor" and config.prior != "default":
         parts.append(f"prior-{Path(config.prior).stem}")

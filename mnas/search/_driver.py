@@ -1,4 +1,7 @@
-"""The in-process Optuna driver: run folder, storage, resume, dedup and progress.
+"""The in-process driver: run folder, storage, resume, dedup and progress of Optuna trials.
+
+(An analytic estimate is searched in batches instead, :mod:`mnas.search._batched`; what
+follows is about the trials of an expensive one.)
 
 Storage: the study lives in ``runs/NAME/study.log``, Optuna's ``JournalStorage`` on
 a ``JournalFileBackend`` (an append-only log, one JSON line per operation, each
@@ -29,15 +32,15 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from mnas._io import drop_torn_tail
 from mnas._progress import progress_bar
 from mnas.errors import MnasInputError, caused_by_interrupt
 from mnas.proxies import AccuracyProxy
@@ -52,6 +55,9 @@ from mnas.search._run import (
     SearchResult,
     study_directions,
 )
+
+if TYPE_CHECKING:
+    from mnas.search._batched import BatchProgress
 
 __all__ = ["OptunaBackend", "load_study", "make_sampler", "open_storage", "search"]
 
@@ -102,17 +108,24 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     PredictorSampler`).
     """
     budget = config.budget_ms if config.objective == "hard" else None
-    if config.sampler == "evolution":
+    kind = config.sampler
+    if kind == "batch":
+        raise MnasInputError("--sampler batch evaluates candidates in batches, not as Optuna "
+                             "trials: it runs in this process (no --backend ray); use --sampler "
+                             "auto or predictor")
+    if kind == "auto":  # one trial per candidate: the estimate is expensive, or Ray runs it
+        kind = "nsga2" if config.pareto else "predictor"
+    if kind == "evolution":
         from mnas.search._samplers import EvolutionSampler
 
         return EvolutionSampler(space=config.space, target=config.target, seed=config.seed,
                                 budget_ms=budget)
-    if config.sampler == "predictor":
+    if kind == "predictor":
         from mnas.search._samplers import PredictorSampler
 
         return PredictorSampler(space=config.space, target=config.target, seed=config.seed,
                                 budget_ms=budget, prior=config.prior)
-    return TrialSeededSampler(_SamplerFactory(config.sampler), seed=config.seed)
+    return TrialSeededSampler(_SamplerFactory(kind), seed=config.seed)
 
 
 @dataclass(frozen=True)
@@ -188,24 +201,6 @@ def open_storage(run_dir: Path) -> optuna.storages.BaseStorage:
     return JournalStorage(JournalFileBackend(str(run_dir / STUDY_FILE)))
 
 
-def _drop_torn_tail(journal: Path) -> None:
-    """Cut a journal back to its last complete line (a write killed or cut short by a full
-    disk leaves a partial last line; every complete line is a finished record). Call only
-    while holding the run lock."""
-    try:
-        size = journal.stat().st_size
-    except FileNotFoundError:
-        return
-    with open(journal, "rb+") as handle:
-        handle.seek(max(0, size - 1))
-        if size == 0 or handle.read(1) == b"\n":
-            return
-        handle.seek(0)
-        handle.truncate(handle.read().rfind(b"\n") + 1)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def _damaged_journal(journal: Path, err: Exception) -> MnasInputError:
     """The error for a journal Optuna cannot replay, naming the first line that is not a
     record (the fix differs: a bad last line can go, a bad middle line hides what follows)."""
@@ -254,24 +249,39 @@ class OptunaBackend(Backend):
 
     Args:
         on_trial: Called after every finished trial (benchmarks).
+        on_batch: Called after every batch of a batched search (benchmarks).
     """
 
     name = "optuna"
 
     def __init__(self, *, on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
-                 | None = None) -> None:
+                 | None = None, on_batch: Callable[[BatchProgress], None] | None = None) -> None:
         self.on_trial = on_trial
+        self.on_batch = on_batch
 
     def run_trials(self, run: Run, proxy: AccuracyProxy, *, progress: bool) -> TrialsRun:
         """Score the zoo, then run the missing trials, each appended to the journal as it
-        finishes (see the module docstring)."""
+        finishes (see the module docstring); with an analytic estimate (``--sampler auto``
+        or ``batch``), evaluate the missing candidates in batches instead
+        (:func:`mnas.search._batched.run_batches`)."""
+        from mnas.search._batched import EVALUATIONS_FILE, run_batches, uses_batches
+
         config, run_dir = run.config, run.dir
+        batched = uses_batches(config, proxy)
+        other = run_dir / (STUDY_FILE if batched else EVALUATIONS_FILE)
+        if other.exists():
+            raise MnasInputError(
+                f"run folder {run_dir} holds {other.name}, the record of a search "
+                f"{'of Optuna trials' if batched else 'in batches'}, and this one would run "
+                f"{'in batches' if batched else 'Optuna trials'}; pick another --name")
+        if batched:
+            return run_batches(run, proxy, progress=progress, on_batch=self.on_batch)
         context = SearchContext(config=config, predictor=run.predictor, proxy=proxy)
         directions = study_directions(config)
         stale_lock = run_dir / (STUDY_FILE + ".lock")
         if stale_lock.is_symlink() or stale_lock.exists():
             stale_lock.unlink()  # we hold the run lock: its writer is dead
-        _drop_torn_tail(run_dir / STUDY_FILE)
+        drop_torn_tail(run_dir / STUDY_FILE)
         try:
             durable = optuna.create_study(storage=open_storage(run_dir), study_name=STUDY_NAME,
                                           directions=directions, load_if_exists=True)
@@ -284,7 +294,7 @@ class OptunaBackend(Backend):
         finished = study.get_trials(deepcopy=False, states=FINISHED_STATES)
         context.remember(finished)
         before = len(finished)
-        remaining = max(0, config.trials - before)
+        remaining = max(0, config.trial_count() - before)
         func = functools.partial(objective, run.space, config, context=context)
 
         def persist(_study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -301,7 +311,7 @@ class OptunaBackend(Backend):
         timeout = (None if config.timeout_s is None
                    else max(1e-3, config.timeout_s - (time.monotonic() - run.started)))
         if remaining:
-            with _progress(enabled=progress, total=config.trials, done=before,
+            with _progress(enabled=progress, total=config.trial_count(), done=before,
                            config=config, study=study) as tick:
                 callbacks.append(tick)
                 try:
@@ -317,7 +327,7 @@ class OptunaBackend(Backend):
 def search(config: SearchConfig, *, progress: bool = True, command: str | None = None,
            proxy: AccuracyProxy | None = None,
            on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-           ) -> SearchResult:
+           on_batch: Callable[[BatchProgress], None] | None = None) -> SearchResult:
     """Run (or resume) a search in this process and write its run folder.
 
     The same ``config`` (same run name) resumes a stopped search: finished trials are
@@ -330,13 +340,14 @@ def search(config: SearchConfig, *, progress: bool = True, command: str | None =
         command: The command line, recorded in ``config.json``.
         proxy: A ready proxy instance (tests, benchmarks); default: built from config.
         on_trial: Called after every finished trial (benchmarks).
+        on_batch: Called after every batch of a batched search (benchmarks).
 
     Raises:
         MnasInputError: Bad settings, a budget below the fastest architecture, or a run
             folder created with different settings.
     """
-    return run_search(config, OptunaBackend(on_trial=on_trial), progress=progress,
-                      command=command, proxy=proxy)
+    return run_search(config, OptunaBackend(on_trial=on_trial, on_batch=on_batch),
+                      progress=progress, command=command, proxy=proxy)
 
 
 def _fail_stale_trials(study: optuna.Study) -> None:

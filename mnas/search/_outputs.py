@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import optuna
 
 from mnas._io import atomic_write_bytes, atomic_write_text
@@ -28,12 +30,15 @@ from mnas.search._objective import soft_reward
 from mnas.spaces import SearchSpace
 
 __all__ = [
+    "PLOTTED_POINTS",
     "Candidate",
+    "ParetoPoints",
     "ZooEntry",
     "pareto_front",
     "rank_candidates",
     "read_csv",
     "trial_rows",
+    "write_front_and_best",
     "write_outputs",
     "write_zoo",
     "zoo_entries",
@@ -269,37 +274,84 @@ def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
                   space: SearchSpace, predictor: TablePredictor, proxy: AccuracyProxy,
                   ranked: list[Candidate]) -> None:
     """Write every output file of the run folder from the study (idempotent)."""
-    from mnas.search._report import render_report
-
     trials = study.get_trials(deepcopy=False)
     header, rows = trial_rows(trials, space.parameter_names(),
                               estimator=str(config.extra.get("estimator_name", config.proxy)))
     atomic_write_text(run_dir / "trials.csv", csv_text(header, rows))
+    firsts = [g[0] for g in _distinct(trials).values() if g[0].user_attrs.get("score") is not None]
+    points = ParetoPoints(
+        latency_ms=np.array([float(t.user_attrs["latency_ms"]) for t in firsts]),
+        score=np.array([float(t.user_attrs["score"]) for t in firsts]),
+        feasible=np.array([bool(t.user_attrs.get("feasible")) for t in firsts], dtype=bool),
+        number=np.array([t.number for t in firsts], dtype=np.int64),
+        arch_hash=[str(t.user_attrs.get("arch_hash")) for t in firsts])
+    write_front_and_best(run_dir, config=config, points=points, predictor=predictor,
+                         proxy=proxy, ranked=ranked)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParetoPoints:
+    """The distinct evaluated architectures as ``pareto.csv`` and ``pareto.png`` show them,
+    one array entry each (columns: thousands of points of a batched search cost no objects).
+
+    Attributes:
+        latency_ms: Predicted latencies.
+        score: Estimator scores.
+        feasible: Within the budget.
+        number: The trial (evaluation) numbers.
+        arch_hash: Their digests.
+    """
+
+    latency_ms: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64]
+    feasible: npt.NDArray[np.bool_]
+    number: npt.NDArray[np.int64]
+    arch_hash: Sequence[str]
+
+    def front(self) -> npt.NDArray[np.int64]:
+        """Indices of the non-dominated points, by latency: :func:`pareto_front` in numpy."""
+        order = np.lexsort((-self.score, self.latency_ms))
+        ranked = self.score[order]
+        before = np.concatenate([[-np.inf], np.maximum.accumulate(ranked)[:-1]])
+        return order[ranked > before]
+
+
+#: Most evaluated architectures drawn in ``pareto.png`` (an even sample beyond; the
+#: Pareto front and the best are always drawn, ``pareto.csv`` lists the whole front).
+PLOTTED_POINTS = 4000
+
+
+def write_front_and_best(run_dir: Path, *, config: SearchConfig, points: ParetoPoints,
+                         predictor: TablePredictor, proxy: AccuracyProxy,
+                         ranked: list[Candidate]) -> None:
+    """Write ``zoo.csv`` (if missing), ``pareto.csv``, ``pareto.png``, ``top/``, ``best/`` and
+    ``report.md`` from the evaluated ``points`` and the ``ranked`` candidates."""
+    from mnas.search._report import render_report
 
     zoo_path = run_dir / "zoo.csv"
     if not zoo_path.exists():
         write_zoo(run_dir, predictor=predictor, proxy=proxy, budget_ms=config.budget_ms)
-
-    groups = _distinct(trials)
-    points = [(float(g[0].user_attrs["latency_ms"]), float(g[0].user_attrs["score"]), g[0])
-              for g in groups.values() if g[0].user_attrs.get("score") is not None]
-    front = pareto_front(points)
+    front = points.front()
     pheader = ["number", "latency_ms", "score", "feasible", "arch_hash"]
     atomic_write_text(run_dir / "pareto.csv", csv_text(pheader, (
-        {"number": t.number, "latency_ms": lat, "score": score,
-         "feasible": t.user_attrs.get("feasible"), "arch_hash": t.user_attrs.get("arch_hash")}
-        for lat, score, t in front)))
+        {"number": int(points.number[i]), "latency_ms": float(points.latency_ms[i]),
+         "score": float(points.score[i]), "feasible": bool(points.feasible[i]),
+         "arch_hash": points.arch_hash[i]} for i in front)))
     from mnas.search._plot import pareto_png
 
+    total = len(points.score)
+    shown = (np.arange(total) if total <= PLOTTED_POINTS else np.union1d(
+        (np.arange(PLOTTED_POINTS) * (total / PLOTTED_POINTS)).astype(np.int64), front))
     atomic_write_bytes(run_dir / "pareto.png", pareto_png(
-        points=[(lat, score, bool(t.user_attrs.get("feasible"))) for lat, score, t in points],
-        front=[(lat, score) for lat, score, _ in front],
+        points=[(float(points.latency_ms[i]), float(points.score[i]), bool(points.feasible[i]))
+                for i in shown],
+        front=[(float(points.latency_ms[i]), float(points.score[i])) for i in front],
         zoo=[(z["name"], float(z["latency_ms"]), float(z["score"]))
              for z in read_csv(zoo_path) if z["latency_ms"] and z["score"]],
         best=(ranked[0].latency_ms, ranked[0].score) if ranked else None,
         budget_ms=config.budget_ms, proxy=config.proxy, device=predictor.target,
         provenance=predictor.table.header.provenance,
-        band=ranked[0].band if ranked else None))
+        band=ranked[0].band if ranked else None, total=total))
 
     top_dir = run_dir / "top"
     top_dir.mkdir(exist_ok=True)
@@ -332,14 +384,17 @@ def _with_search_info(cand: Candidate, config: SearchConfig, rank: int) -> Arch:
 def write_model_source(arch: Arch, path: Path) -> str:
     """Write the standalone PyTorch source of ``arch`` to ``path``; returns how it was checked.
 
-    The file is :func:`mnas.export.export`'s ``pytorch`` format, checked in a fresh
-    process; if that check cannot run, the same source is written unchecked.
+    The file is :func:`mnas.export.export`'s ``pytorch`` format, imported by its path and
+    checked against mnas's model in this process on a 64 px batch (a fresh process at the
+    network's resolution would add seconds to every search; ``mnas export`` checks so);
+    if that check cannot run, the same source is written unchecked.
     """
     from mnas.export import export, pytorch_source
 
     try:
-        export(arch, format="pytorch", path=path, force=True)
-        return "mnas.export (checked)"
+        export(arch, format="pytorch", path=path, force=True, fresh_process=False,
+               check_resolution=64)
+        return "mnas.export (checked in this process)"
     except MnasError:
         atomic_write_text(path, pytorch_source(arch))
         return "mnas.export.pytorch_source (unchecked)"

@@ -60,7 +60,7 @@ def _place_labels(ax: Any, renderer: Any, labels: Sequence[tuple[str, float, flo
 def _panel(ax: Any, *, points: Sequence[tuple[float, float, bool]],
            front: Sequence[tuple[float, float]], zoo: Sequence[tuple[str, float, float]],
            best: tuple[float, float] | None, band: float | None, budget_ms: float,
-           limits: tuple[float, float, float, float] | None) -> None:
+           limits: tuple[float, float, float, float] | None, sample: str = "") -> None:
     if limits is not None:
         ax.set_xlim(limits[0], limits[1])
         ax.set_ylim(limits[2], limits[3])
@@ -71,7 +71,7 @@ def _panel(ax: Any, *, points: Sequence[tuple[float, float, bool]],
                    label="over budget")
     if feasible:
         ax.scatter(*zip(*feasible, strict=True), s=9, c="#4c72b0", alpha=0.55, lw=0,
-                   label="within budget")
+                   label="within budget" + sample)
     if front:
         xs, ys = zip(*front, strict=True)
         ax.step(xs, ys, where="post", c="#dd8452", lw=1.6, zorder=3,
@@ -123,7 +123,7 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
                front: Sequence[tuple[float, float]],
                zoo: Sequence[tuple[str, float, float]],
                best: tuple[float, float] | None, budget_ms: float, proxy: str, device: str,
-               provenance: str, band: float | None = None) -> bytes:
+               provenance: str, band: float | None = None, total: int | None = None) -> bytes:
     """PNG bytes of the scatter of evaluated architectures.
 
     Args:
@@ -137,6 +137,9 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
         device: Target name (x label).
         provenance: ``measured`` or ``estimated`` (x label).
         band: The best's latency band as a fraction (its error bar), or None.
+        total: How many architectures ``points`` were sampled from (default: all of them;
+            a sample must hold every point of the Pareto front, so that the feasible front
+            drawn is the run's).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -147,10 +150,12 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
     canvas: Any = FigureCanvasAgg(fig)  # draw() and get_renderer() are untyped
     overview, zoomed = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
     limits = _zoom(points, zoo, best, budget_ms)
+    sample = (f" ({len(points):,} of {total:,} drawn)"
+              if total is not None and total > len(points) else "")
     _panel(overview, points=points, front=feasible, zoo=zoo, best=best, band=band,
-           budget_ms=budget_ms, limits=None)
+           budget_ms=budget_ms, limits=None, sample=sample)
     _panel(zoomed, points=points, front=feasible, zoo=zoo, best=best, band=band,
-           budget_ms=budget_ms, limits=limits)
+           budget_ms=budget_ms, limits=limits, sample=sample)
     overview.add_patch(_zoom_box(limits))
     overview.set_title("all trials", fontsize=9)
     where = ("" if best is None else f": best {best[0]:.2f} ms" + (

@@ -94,7 +94,16 @@ class RayBackend(Backend):
     def check(self, run: Run) -> None:
         """Refuse an unreachable ``--address``, another backend's folder, and a
         ``--resume`` that does not match the folder."""
+        from mnas.search._batched import EVALUATIONS_FILE
+
         options = self.options
+        if run.config.sampler == "batch":
+            raise MnasInputError("--sampler batch evaluates candidates in batches in this "
+                                 "process; with --backend ray use --sampler auto or predictor")
+        if (run.dir / EVALUATIONS_FILE).exists():
+            raise MnasInputError(
+                f"run folder {run.dir} holds a search in batches ({EVALUATIONS_FILE}); "
+                "continue it without --backend ray, or pick another --name")
         ray = require_ray()
         if options.address is not None and not ray.is_initialized():
             check_reachable(options.address)
@@ -281,14 +290,14 @@ def _fit(config: SearchConfig, space: SearchSpace, options: RayOptions,
                                       reduction_factor=options.reduction_factor)
         from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-        callbacks = [progress_callback(total=config.trials, done=0, enabled=progress,
+        callbacks = [progress_callback(total=config.trial_count(), done=0, enabled=progress,
                                     on_trial=on_trial),
                      JsonLoggerCallback(),  # type: ignore[no-untyped-call]  # Ray's are untyped
                      CSVLoggerCallback()]  # type: ignore[no-untyped-call]
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
-                search_alg=searcher, scheduler=scheduler, num_samples=config.trials,
+                search_alg=searcher, scheduler=scheduler, num_samples=config.trial_count(),
                 max_concurrent_trials=options.workers, time_budget_s=config.timeout_s,
                 reuse_actors=True, trial_dirname_creator=_trial_dirname),
             run_config=tune.RunConfig(

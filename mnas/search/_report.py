@@ -16,7 +16,6 @@ from mnas.arch import Arch, load_arch
 from mnas.errors import MnasInputError
 from mnas.latency import Estimate, TablePredictor, resolve_target
 from mnas.search._config import SearchConfig
-from mnas.search._csv import read_csv
 from mnas.spaces import load_space
 
 __all__ = ["render_report"]
@@ -83,19 +82,33 @@ def _block_table(arch: Arch, estimate: Estimate, predictor: TablePredictor,
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a run folder's CSV, refusing one that lacks a column the report reads."""
+    """The ``columns`` of every row of a run folder's CSV, refusing one that lacks a column
+    the report reads (a batched search's ``trials.csv`` has tens of thousands of rows: only
+    the columns asked for are kept)."""
     try:
-        rows = read_csv(path)
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            index = {name: i for i, name in enumerate(header)}
+            missing = [c for c in columns if c not in index]
+            if missing:
+                raise MnasInputError(
+                    f"{path}: line 1 has no {', '.join(repr(c) for c in missing)} column; the "
+                    "file was edited or cut short: rerun the search command to rewrite it")
+            at = [index[c] for c in columns]
+            rows = []
+            for line, values in enumerate(reader, start=2):
+                if len(values) < len(header):
+                    raise MnasInputError(
+                        f"{path}: line {line} has {len(values)} of {len(header)} columns; the "
+                        "file was edited or cut short: rerun the search command to rewrite it")
+                rows.append({c: values[i] for c, i in zip(columns, at, strict=True)})
+            return rows
+    except FileNotFoundError:
+        return []
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise MnasInputError(f"{path}: cannot read it ({err}); rerun the search command to "
                              "rewrite the run folder's files") from None
-    for i, row in enumerate(rows, start=2):
-        missing = [c for c in columns if row.get(c) is None]
-        if missing:
-            raise MnasInputError(
-                f"{path}: line {i} has no {', '.join(repr(c) for c in missing)} column; the "
-                "file was edited or cut short: rerun the search command to rewrite it")
-    return rows
 
 
 def render_report(run_dir: str | Path) -> Path:
@@ -127,9 +140,18 @@ def render_report(run_dir: str | Path) -> Path:
     distinct = {t["arch_hash"] for t in finished if t["arch_hash"]}
     feasible = {t["arch_hash"] for t in finished if t["feasible"] == "True"}
     extra = config.extra
+    batched = (run_dir / "evaluations.jsonl").exists()
     mode = ("Pareto (NSGA-II style, score vs latency, budget as constraint)" if config.pareto
-            else "hard budget (Optuna constraint)" if config.objective == "hard"
+            else ("hard budget (candidates over it are screened out before scoring)" if batched
+                  else "hard budget (Optuna constraint)") if config.objective == "hard"
             else f"soft MnasNet reward score·(lat/T)^{config.soft_weight}")
+    sampler = config.sampler + (" (batched evolution, docs/search.md)"
+                                if batched and config.sampler == "auto" else "")
+    unit = "evaluation" if batched else "trial"
+    counted = (f"| evaluations | {len(finished):,} distinct candidates scored in batches, "
+               f"{len(feasible):,} within budget |" if batched else
+               f"| trials | {len(finished)} finished, {len(distinct)} distinct architectures, "
+               f"{len(feasible)} within budget |")
 
     out: list[str] = [f"# Search report: {config.name}", ""]
     out += [f"Command: `{extra.get('command') or 'mnas search --target ' + config.target}`", ""]
@@ -139,9 +161,8 @@ def render_report(run_dir: str | Path) -> Path:
             f"| space | {config.space} (10^{extra.get('space_size_log10', '?')} architectures) |",
             f"| proxy | {config.proxy}{' on ' + config.data if config.data else ''} |",
             f"| objective | {mode} |",
-            f"| sampler | {config.sampler}, seed {config.seed} |",
-            f"| trials | {len(finished)} finished, {len(distinct)} distinct architectures, "
-            f"{len(feasible)} within budget |",
+            f"| sampler | {sampler}, seed {config.seed} |",
+            counted,
             f"| created | {extra.get('created', '?')} |",
             f"| versions | {', '.join(f'{k} {v}' for k, v in extra.get('versions', {}).items())} |",
             ""]
@@ -163,7 +184,7 @@ def render_report(run_dir: str | Path) -> Path:
             out += ["## Best architecture", ""]
         elif rank == 2:
             out += ["## Runners-up", ""]
-        out += [f"### Rank {rank}: trial {info.get('trial', '?')} "
+        out += [f"### Rank {rank}: {unit} {info.get('trial', '?')} "
                 f"(`top/{tops[rank - 1].name}`)", "",
                 f"- latency: **{est.latency_ms:.2f} ms** (band {est.low_ms:.2f}–"
                 f"{est.high_ms:.2f} ms; {prov})",
@@ -214,7 +235,9 @@ def render_report(run_dir: str | Path) -> Path:
             "measured against real labels, not a trained accuracy of these networks.",
             "- **Params / MACs**: analytic counts of the built network "
             "(`mnas.proxies.arch_costs`: conv and Linear MACs for one image).",
-            "- **Files**: `trials.csv` (every trial), `pareto.csv` / `pareto.png`, `zoo.csv`, "
-            "`top/rank_*.json`, `best/arch.json`, `best/model.py`, `study.log` "
-            "(Optuna journal; `optuna-dashboard " + str(run_dir / "study.log") + "`).", ""]
+            "- **Files**: `trials.csv` (every " + unit + "), `pareto.csv` / `pareto.png`, "
+            "`zoo.csv`, `top/rank_*.json`, `best/arch.json`, `best/model.py`, "
+            + ("`evaluations.jsonl` (every batch as evaluated, the record a rerun resumes "
+               "from)." if batched else "`study.log` (Optuna journal; `optuna-dashboard "
+               + str(run_dir / "study.log") + "`)."), ""]
     return atomic_write_text(run_dir / "report.md", "\n".join(out))

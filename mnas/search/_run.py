@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 
@@ -30,14 +30,18 @@ from mnas.accuracy import estimator_for_space
 from mnas.errors import MnasInputError
 from mnas.latency import TablePredictor, resolve_target
 from mnas.proxies import AccuracyProxy
-from mnas.search._budget import Fastest, fastest_arch
+from mnas.search._batched._outputs import rank_evaluations, write_evaluation_outputs
+from mnas.search._budget import Fastest, fastest_arch, fastest_by_shape
 from mnas.search._config import SearchConfig, default_run_name
 from mnas.search._inputs import check_inputs, input_hashes
 from mnas.search._objective import default_proxy_name
 from mnas.search._outputs import Candidate, rank_candidates, write_outputs, write_zoo
 from mnas.spaces import DEFAULT_SPACE, SearchSpace, load_space
 
-__all__ = ["FINISHED_STATES", "STUDY_FILE", "STUDY_NAME", "Run", "SearchResult",
+if TYPE_CHECKING:
+    from mnas.search._batched._log import Evaluations
+
+__all__ = ["FINISHED_STATES", "STUDY_FILE", "STUDY_NAME", "Run", "SearchResult", "TrialsRun",
            "package_versions", "prepare", "provenance", "run_lock", "stored_config",
            "study_directions"]
 
@@ -62,6 +66,8 @@ class SearchResult:
         elapsed_s: Wall time of this invocation.
         fastest: The space's fastest architecture on the target.
         resumed: Whether an existing study was continued.
+        batched: Whether candidates were evaluated in batches (``finished`` and ``new``
+            then count evaluations), not as Optuna trials.
     """
 
     run_dir: Path
@@ -73,6 +79,29 @@ class SearchResult:
     elapsed_s: float
     fastest: Fastest
     resumed: bool
+    batched: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialsRun:
+    """What a backend's :meth:`Backend.run_trials` hands back to the pipeline.
+
+    Attributes:
+        study: The study holding every trial of the run (all invocations); None for a
+            batched search.
+        evaluations: A batched search's record of every evaluation (all invocations);
+            None for a search of trials.
+        before: Finished trials (evaluations) before this invocation.
+        interrupted: Ctrl-C stopped the trials: the outputs are written from what
+            finished, then ``KeyboardInterrupt`` is raised again.
+        resumed: Whether this invocation continued a search (None: the folder held one).
+    """
+
+    study: optuna.Study | None
+    before: int
+    evaluations: Evaluations | None = None
+    interrupted: bool = False
+    resumed: bool | None = None
 
 
 @contextlib.contextmanager
@@ -106,9 +135,23 @@ def prepare(config: SearchConfig) -> tuple[SearchConfig, SearchSpace, TablePredi
         MnasInputError: Unknown target/space/proxy, or a budget below the fastest
             architecture (the message says what the fastest is).
     """
+    config, space, predictor, by_shape = _prepare(config)
+    return config, space, predictor, _fastest(by_shape)
+
+
+def _fastest(by_shape: Mapping[tuple[float, int], Fastest]) -> Fastest:
+    return min(by_shape.values(), key=lambda f: f.latency_ms)
+
+
+def _prepare(config: SearchConfig) -> tuple[SearchConfig, SearchSpace, TablePredictor,
+                                            dict[tuple[float, int], Fastest]]:
+    """:func:`prepare`, with the fastest architecture of every (width, resolution)."""
     space = load_space(config.space)
     predictor = TablePredictor(resolve_target(config.target), space_hint=config.space)
-    fastest = fastest_arch(space, predictor)
+    by_shape = (fastest_by_shape(space, predictor) if not any(st.ops for st in space.stages)
+                or len(space.widths) * len(space.resolutions) == 1
+                else {(0.0, 0): fastest_arch(space, predictor)})
+    fastest = _fastest(by_shape)
     if fastest.latency_ms > config.budget_ms:
         shape = ", ".join(f"{k}={v}" for k, v in fastest.params.items()
                           if k in ("width", "resolution"))
@@ -121,7 +164,7 @@ def prepare(config: SearchConfig) -> tuple[SearchConfig, SearchSpace, TablePredi
     if not config.name:
         config = config.replace(name=default_run_name(
             config, default_space=DEFAULT_SPACE, default_proxy=default_proxy_name()))
-    return config, space, predictor, fastest
+    return config, space, predictor, by_shape
 
 
 def stored_config(run_dir: Path, config: SearchConfig,
@@ -236,6 +279,7 @@ class Run:
         started: ``time.monotonic()`` when the run was opened.
         stored: The config already in the folder (None for a new run).
         inputs: Content hashes of the space, table and proxy files.
+        by_shape: The fastest architecture of each (width, resolution) of the space.
     """
 
     config: SearchConfig
@@ -245,6 +289,7 @@ class Run:
     started: float
     stored: SearchConfig | None = None
     inputs: dict[str, str] = field(default_factory=dict)
+    by_shape: dict[tuple[float, int], Fastest] = field(default_factory=dict)
 
     @classmethod
     def open(cls, config: SearchConfig) -> Run:
@@ -254,9 +299,9 @@ class Run:
             MnasInputError: See :func:`mnas.search.prepare`.
         """
         started = time.monotonic()
-        config, space, predictor, fastest = prepare(config)
-        return cls(config=config, space=space, predictor=predictor, fastest=fastest,
-                   started=started)
+        config, space, predictor, by_shape = _prepare(config)
+        return cls(config=config, space=space, predictor=predictor, fastest=_fastest(by_shape),
+                   started=started, by_shape=by_shape)
 
     @property
     def dir(self) -> Path:
@@ -314,24 +359,33 @@ class Run:
         write_zoo(self.dir, predictor=self.predictor, proxy=proxy,
                   budget_ms=self.config.budget_ms, deadline=deadline)
 
-    def finish(self, study: optuna.Study, proxy: AccuracyProxy,
-               ) -> tuple[list[Candidate], list[optuna.trial.FrozenTrial]]:
-        """Rank the finished trials of ``study`` and write every output file.
+    def finish(self, trials: TrialsRun, proxy: AccuracyProxy) -> tuple[list[Candidate], int]:
+        """Rank what the backend evaluated and write every output file.
 
         Returns:
-            The ranked distinct candidates and the finished trials.
+            The ranked distinct candidates and the number of finished trials (evaluations).
         """
-        trials = study.get_trials(deepcopy=False, states=FINISHED_STATES)
-        ranked = rank_candidates(trials, self.space, self.config)
-        write_outputs(self.dir, config=self.config, study=study, space=self.space,
+        if trials.evaluations is not None:
+            ranked = rank_evaluations(trials.evaluations, self.space, self.config,
+                                      band=self.predictor.table.header.error_band)
+            write_evaluation_outputs(self.dir, config=self.config,
+                                     evaluations=trials.evaluations, space=self.space,
+                                     predictor=self.predictor, proxy=proxy, ranked=ranked)
+            return ranked, len(trials.evaluations)
+        if trials.study is None:
+            raise ValueError("a backend returned neither a study nor evaluations")
+        finished = trials.study.get_trials(deepcopy=False, states=FINISHED_STATES)
+        ranked = rank_candidates(finished, self.space, self.config)
+        write_outputs(self.dir, config=self.config, study=trials.study, space=self.space,
                       predictor=self.predictor, proxy=proxy, ranked=ranked)
-        return ranked, trials
+        return ranked, len(finished)
 
     def result(self, ranked: list[Candidate], *, finished: int, before: int,
-               resumed: bool | None = None) -> SearchResult:
+               resumed: bool | None = None, batched: bool = False) -> SearchResult:
         """The :class:`~mnas.search.SearchResult` of this invocation."""
         return SearchResult(run_dir=self.dir, config=self.config,
                             best=ranked[0] if ranked else None, top=ranked[:self.config.top_k],
                             finished=finished, new=finished - before,
                             elapsed_s=time.monotonic() - self.started, fastest=self.fastest,
-                            resumed=self.resumed if resumed is None else resumed)
+                            resumed=self.resumed if resumed is None else resumed,
+                            batched=batched)

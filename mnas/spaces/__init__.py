@@ -11,6 +11,7 @@ from mnas.spaces._loader import (
     space_from_dict,
 )
 from mnas.spaces._space import FixedBlock, SearchSpace, StageSpec, TrialLike, random_trial
+from mnas.spaces._units import UnitFn, UnitSums, decomposes
 
 __all__ = [
     "DEFAULT_SPACE",
@@ -20,6 +21,9 @@ __all__ = [
     "SearchSpace",
     "StageSpec",
     "TrialLike",
+    "UnitFn",
+    "UnitSums",
+    "decomposes",
     "default_spaces_dir",
     "list_spaces",
     "load_space",

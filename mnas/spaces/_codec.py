@@ -110,6 +110,10 @@ class ParamCodec:
                 if op_col is not None:
                     block_cols.append((op_col, s, b))
         self._block_cols = block_cols
+        # the same as arrays, for one vectorised comparison in :meth:`active`
+        self._block_col = np.array([c for c, _, _ in block_cols], dtype=np.int64)
+        self._block_stage = np.array([s for _, s, _ in block_cols], dtype=np.int64)
+        self._block_slot = np.array([b for _, _, b in block_cols], dtype=np.int64)
         self._slot_of: list[tuple[int, int] | None] = [None] * len(names)
         for c, s, b in block_cols:
             self._slot_of[c] = (s, b)
@@ -179,9 +183,8 @@ class ParamCodec:
         mask = np.ones(codes.shape, dtype=bool)
         if not self._block_cols:
             return mask
-        depths = self.depths(codes)
-        for col, s, b in self._block_cols:
-            mask[:, col] = depths[s] >= b
+        depths = np.stack(self.depths(codes), axis=1)  # (n, stages)
+        mask[:, self._block_col] = depths[:, self._block_stage] >= self._block_slot
         return mask
 
     def canonical(self, codes: Codes) -> Codes:
@@ -218,12 +221,33 @@ class ParamCodec:
                                           np.where(moved[:, i], 0, out[:, op]))
         return out
 
-    def mutate(self, codes: Codes, rng: np.random.Generator) -> Codes:
+    def neighbours(self, row: Sequence[int] | npt.NDArray[np.integer[Any]]) -> Codes:
+        """Every row that differs from ``row`` in one active column (a one-choice move).
+
+        Rows come column by column, values in order; a move that deepens a stage keeps the
+        inactive columns it brings in as they are in ``row``.
+        """
+        base = np.asarray(row, dtype=np.int64)
+        active = self.active(base[None])[0]
+        cols = [c for c in range(len(self.names)) if active[c] and self.sizes[c] > 1]
+        if not cols:
+            return np.zeros((0, len(self.names)), dtype=np.int64)
+        counts = np.array([self.sizes[c] - 1 for c in cols])
+        out = np.repeat(base[None], int(counts.sum()), axis=0)
+        col = np.repeat(cols, counts)
+        step = np.concatenate([np.arange(1, n + 1) for n in counts])
+        rows = np.arange(len(out))
+        out[rows, col] = (base[col] + step) % self.sizes[col]
+        return out
+
+    def mutate(self, codes: Codes, rng: np.random.Generator, *,
+               fixed: Sequence[int] = ()) -> Codes:
         """One-choice mutation of each row (Real et al., AAAI 2019).
 
         One active column with at least two choices, picked uniformly, moves to another of
         its values, picked uniformly; inactive columns are redrawn first, so a block
-        that a deeper stage brings in gets random choices.
+        that a deeper stage brings in gets random choices. Columns in ``fixed`` are never
+        picked (a row's width and resolution, say).
         """
         n = len(codes)
         if n == 0 or not len(self.names):
@@ -231,7 +255,11 @@ class ParamCodec:
         fresh = self.random(rng, n)
         active = self.active(codes)
         out = np.where(active, codes, fresh)
-        pick = np.argmax(rng.random(codes.shape) * active, axis=1)
+        movable = active
+        if len(fixed):
+            movable = active.copy()
+            movable[:, list(fixed)] = False
+        pick = np.argmax(rng.random(codes.shape) * movable, axis=1)
         rows = np.arange(n)
         size = self.sizes[pick]
         step = 1 + (rng.random(n) * (size - 1)).astype(np.int64)

@@ -353,10 +353,12 @@ def test_bom_calibration_fits_both_rows(hostile_results) -> None:
 
 
 # ------------------------------------------------------------------- resume
-#: The resumed search: relative paths, run from the (copied) folder that holds them.
+#: The resumed search: relative paths, run from the (copied) folder that holds them. Optuna
+#: trials (its journal, study.log, is what these tests damage); the batched search's
+#: record is tested in tests/search/test_batched_run.py.
 RESUME = ["search", "--target", "table.json", "--budget", "40ms", "--space", "tiny.yaml",
           "--trials", "2", "--timeout", "0", "--no-progress", "--proxy", "params",
-          "--runs-dir", "runs", "--name", "r"]
+          "--runs-dir", "runs", "--name", "r", "--sampler", "predictor"]
 
 
 @pytest.fixture(scope="module")
@@ -454,7 +456,8 @@ def test_report_on_trials_csv_missing_a_column(cli, finished_tiny_run, tmp_path:
 def test_ctrl_c_is_one_line_exit_130_and_keeps_finished_trials(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
     argv = [a.replace("{tmp}", str(tmp_path)) for a in _search("--trials", "100000",
-                                                               "--name", "c")]
+                                                               "--name", "c", "--sampler",
+                                                               "predictor")]
     run_dir = tmp_path / "runs" / "c"
     proc = subprocess.Popen(mnas_cmd(*argv), cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

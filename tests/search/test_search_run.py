@@ -1,4 +1,7 @@
-"""End to end: the run folder, the hard budget, resume after SIGKILL, ``mnas report``."""
+"""End to end: the run folder, the hard budget, resume after SIGKILL, ``mnas report``.
+
+A search of Optuna trials (``--sampler predictor``: what an expensive estimate gets); the
+same for a batched search is ``test_batched_run.py``."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = tmp_path_factory.mktemp("runs")
     code = main(["search", "--target", "pixel4", "--budget", "9ms", "--proxy", "flops",
                  "--trials", "16", "--runs-dir", str(runs), "--name", "small", "--top", "3",
-                 "--no-progress", "--seed", "1"])
+                 "--no-progress", "--seed", "1", "--sampler", "predictor"])
     assert code == 0
     return runs / "small"
 
@@ -76,7 +79,7 @@ def test_resume_keeps_trials(run_dir: Path) -> None:
     runs = run_dir.parent
     assert main(["search", "--target", "pixel4", "--budget", "9ms", "--proxy", "flops",
                  "--trials", "18", "--runs-dir", str(runs), "--name", "small", "--top", "3",
-                 "--no-progress", "--seed", "1"]) == 0
+                 "--no-progress", "--seed", "1", "--sampler", "predictor"]) == 0
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert len(rows) == 18 and [int(r["number"]) for r in rows] == list(range(18))
 
@@ -103,7 +106,7 @@ def _finished(db: Path) -> list[optuna.trial.FrozenTrial]:
 def test_resume_after_sigkill(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "mnas.cli", "search", "--target", "pixel4", "--budget",
            "20ms", "--proxy", "flops", "--runs-dir", str(tmp_path), "--name", "killed",
-           "--no-progress", "--timeout", "0"]
+           "--no-progress", "--timeout", "0", "--sampler", "predictor"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([*cmd, "--trials", "2000"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
