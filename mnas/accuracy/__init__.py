@@ -13,9 +13,11 @@ if TYPE_CHECKING:
         LabelsEstimator,
         ModelEstimator,
         describe_score,
+        estimate_context,
         estimator_for_space,
         format_score,
         load_shipped_model,
+        model_estimate,
         resolve_estimator,
     )
     from mnas.accuracy._labels import LabelledArch, LabelSet, load_label_sources, load_labels
@@ -36,7 +38,8 @@ _EXPORTS = {
     "mnas.accuracy._encoding": ("ENCODINGS", "ArchEncoding", "SpaceEncoding"),
     "mnas.accuracy._estimators": (
         "DefaultEstimator", "LabelsEstimator", "ModelEstimator", "describe_score",
-        "estimator_for_space", "format_score", "load_shipped_model", "resolve_estimator"
+        "estimate_context", "estimator_for_space", "format_score", "load_shipped_model",
+        "model_estimate", "resolve_estimator"
     ),
     "mnas.accuracy._shipped": ("DEFAULT_ESTIMATOR", "list_shipped_models"),
     "mnas.accuracy._labels": ("LabelledArch", "LabelSet", "load_label_sources", "load_labels"),
@@ -56,6 +59,7 @@ __all__ = [
     "LabelsEstimator",
     "ModelEstimator",
     "describe_score",
+    "estimate_context",
     "estimator_for_space",
     "format_score",
     "list_shipped_models",
@@ -82,4 +86,5 @@ __all__ = [
     "load_label_sources",
     "load_labels",
     "measure_quality",
+    "model_estimate",
 ]

@@ -29,7 +29,8 @@ from mnas.proxies import AccuracyProxy, BatchScorer, get_proxy, list_proxies, pr
 from mnas.spaces import SearchSpace
 
 __all__ = ["DefaultEstimator", "LabelsEstimator", "ModelEstimator", "describe_score",
-           "estimator_for_space", "format_score", "load_shipped_model", "resolve_estimator"]
+           "estimate_context", "estimator_for_space", "format_score", "load_shipped_model",
+           "model_estimate", "resolve_estimator"]
 
 #: Shipped space-agnostic ImageNet model (stages encoding, fitted on every label source),
 #: used for spaces without their own.
@@ -180,15 +181,12 @@ class DefaultEstimator(AccuracyProxy):
         return self._agnostic
 
     def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
-        """Code rows of ``space`` scored in numpy when the model for its members is fitted on
-        this space's one-hot (see :mod:`mnas.accuracy._batch`), else None."""
+        """Code rows of ``space`` scored in numpy by the model of its members (see
+        :mod:`mnas.accuracy._batch`), else None."""
         from mnas.accuracy._batch import model_batch_scorer
 
-        for model in self._space_models:
-            scorer = model_batch_scorer(model, space)
-            if scorer is not None:
-                return scorer
-        return None
+        return model_batch_scorer(self.estimator_of(space.random_arch(random.Random(0))),
+                                  space)
 
     def score(self, arch: Arch) -> float:
         """Predicted accuracy by :meth:`estimator_of`'s model."""
@@ -294,6 +292,29 @@ def describe_score(estimator: AccuracyProxy, arch: Arch) -> dict[str, Any]:
     return {"score": float(estimator.score(arch)), "spread": None, "estimator": estimator.name,
             "quality": estimator.describe(), "outside_domain": [], "recipe": None,
             "error": None, "unsupported": []}
+
+
+def model_estimate(estimator: AccuracyProxy, arch: Arch) -> dict[str, Any] | None:
+    """A fitted model's estimate of ``arch`` for run folders (:func:`describe_score` less
+    the quality line), or None for an estimator that is not a fitted model (a proxy's
+    score may cost a training: never recomputed here)."""
+    if not isinstance(estimator, ModelEstimator | DefaultEstimator):
+        return None
+    info = describe_score(estimator, arch)
+    return {k: info[k] for k in ("score", "spread", "error", "recipe", "unsupported",
+                                 "estimator")}
+
+
+def estimate_context(estimator: AccuracyProxy, space: SearchSpace) -> dict[str, Any]:
+    """What a run records of its estimate for ``space``'s members: the recipe its top-1
+    answers for, and the evidence the model's labels give each choice (empty for an
+    estimator that is not a multi-recipe model)."""
+    if not isinstance(estimator, ModelEstimator | DefaultEstimator):
+        return {}
+    model = estimator.estimator_of(space.random_arch(random.Random(0)))
+    if model.recipe is None:
+        return {}
+    return {"recipe": model.recipe, "evidence": model.header.get("evidence_summary") or []}
 
 
 def format_score(info: dict[str, Any]) -> str:

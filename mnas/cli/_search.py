@@ -6,9 +6,11 @@ import argparse
 import shlex
 import sys
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mnas.search import SearchResult
 
 __all__ = ["DEFAULT_TIMEOUT_S", "print_result", "register"]
@@ -131,6 +133,7 @@ def print_result(result: SearchResult, *, as_json: bool, backend: str) -> int:
                 "high_ms": best.latency_ms * (1 + best.band), "band": best.band,
                 "feasible": best.feasible, "params": best.params,
                 "estimator": result.config.extra.get("estimator"),
+                "estimate": _best_estimate(result.run_dir),
                 "arch": str(result.run_dir / "best" / "arch.json")}})
         return 0
     where = " on Ray" if backend == "ray" else ""
@@ -154,13 +157,33 @@ def print_result(result: SearchResult, *, as_json: bool, backend: str) -> int:
               "--trials or the budget")
         return 1
     est = TablePredictor(resolve_target(result.config.target)).predict(best.arch)
-    print(f"best: {'evaluation' if result.batched else 'trial'} {best.number}, "
-          f"{result.config.proxy} score {best.score:.5g}, "
+    estimate = _best_estimate(result.run_dir)
+    if estimate is not None:
+        from mnas.accuracy import format_score
+
+        accuracy = f"{format_score(estimate)} [{estimate.get('estimator')}]"
+    else:
+        accuracy = f"{result.config.proxy} score {best.score:.5g}"
+    print(f"best: {'evaluation' if result.batched else 'trial'} {best.number}, {accuracy}, "
           f"latency {est.describe()}, band {est.low_ms:.2f}-{est.high_ms:.2f} ms, "
           f"width {best.params.get('width', '-')}, resolution {best.arch.resolution}")
+    if estimate is not None and estimate.get("unsupported"):
+        print(f"  no evidence for {'; '.join(estimate['unsupported'])}: a guess, hence the "
+              "wider ±")
     if result.config.extra.get("estimator"):
         print(f"  score from {result.config.extra['estimator']}")
     print(f"  {result.run_dir / 'best' / 'arch.json'}  (export: mnas export "
           f"{result.run_dir / 'best' / 'arch.json'} ...)")
     print(f"  report: {result.run_dir / 'report.md'}")
     return 0
+
+
+def _best_estimate(run_dir: Path) -> dict[str, Any] | None:
+    """The fitted model's estimate stored with the best architecture (None for a proxy)."""
+    from mnas.arch import load_arch
+
+    path = run_dir / "best" / "arch.json"
+    if not path.is_file():
+        return None
+    estimate = load_arch(path).extra.get("search", {}).get("estimate")
+    return estimate if isinstance(estimate, dict) else None

@@ -31,6 +31,7 @@ from mnas.spaces import SearchSpace
 
 __all__ = [
     "PLOTTED_POINTS",
+    "TRIAL_COLUMNS",
     "Candidate",
     "ParetoPoints",
     "ZooEntry",
@@ -145,16 +146,23 @@ def rank_candidates(trials: Sequence[optuna.trial.FrozenTrial], space: SearchSpa
     return result
 
 
+#: The columns of ``trials.csv`` before the parameters (both search modes): ``score`` is
+#: the estimate (a multi-recipe model's: top-1 % under ``recipe``), ``spread`` its
+#: uncertainty where the estimator reports one.
+TRIAL_COLUMNS = ["number", "state", "value", "score", "spread", "recipe", "estimator",
+                 "latency_ms", "low_ms", "high_ms", "band", "feasible", "duplicate_of",
+                 "arch_hash", "duration_s"]
+
+
 def trial_rows(trials: Sequence[optuna.trial.FrozenTrial], param_names: Sequence[str], *,
-               estimator: str = "") -> tuple[list[str], list[dict[str, Any]]]:
+               estimator: str = "", recipe: str = "") -> tuple[list[str], list[dict[str, Any]]]:
     """Header and rows of ``trials.csv``: one row per trial, every parameter a column.
 
-    ``estimator`` names what produced the scores (the run's accuracy estimator).
+    ``estimator`` names what produced the scores (the run's accuracy estimator), ``recipe``
+    the training recipe its top-1 answers for (a multi-recipe model's; else empty).
     """
-    fixed = ["number", "state", "value", "score", "estimator", "latency_ms", "low_ms", "high_ms", "band",
-             "feasible", "duplicate_of", "arch_hash", "duration_s"]
     extra = sorted({p for t in trials for p in t.params} - set(param_names))
-    header = fixed + list(param_names) + extra
+    header = TRIAL_COLUMNS + list(param_names) + extra
     rows = []
     for trial in sorted(trials, key=lambda t: t.number):
         attrs = trial.user_attrs
@@ -165,7 +173,8 @@ def trial_rows(trials: Sequence[optuna.trial.FrozenTrial], param_names: Sequence
             "number": trial.number, "state": trial.state.name,
             "value": ("" if not trial.values else
                       ";".join(f"{v:.6g}" for v in trial.values)),
-            "score": attrs.get("score"),
+            "score": attrs.get("score"), "spread": attrs.get("spread"),
+            "recipe": recipe if attrs.get("score") is not None else None,
             "estimator": estimator if attrs.get("score") is not None else None,
             "latency_ms": lat,
             "low_ms": None if lat is None or band is None else lat * (1 - band),
@@ -276,7 +285,8 @@ def write_outputs(run_dir: Path, *, config: SearchConfig, study: optuna.Study,
     """Write every output file of the run folder from the study (idempotent)."""
     trials = study.get_trials(deepcopy=False)
     header, rows = trial_rows(trials, space.parameter_names(),
-                              estimator=str(config.extra.get("estimator_name", config.proxy)))
+                              estimator=str(config.extra.get("estimator_name", config.proxy)),
+                              recipe=str((config.extra.get("estimate") or {}).get("recipe", "")))
     atomic_write_text(run_dir / "trials.csv", csv_text(header, rows))
     firsts = [g[0] for g in _distinct(trials).values() if g[0].user_attrs.get("score") is not None]
     points = ParetoPoints(
@@ -357,10 +367,14 @@ def write_front_and_best(run_dir: Path, *, config: SearchConfig, points: ParetoP
     top_dir.mkdir(exist_ok=True)
     for old in top_dir.glob("rank_*.json"):
         old.unlink()
-    for rank, cand in enumerate(ranked[:config.top_k], start=1):
-        save_arch(_with_search_info(cand, config, rank), top_dir / f"rank_{rank:02d}.json")
+    from mnas.accuracy import model_estimate
+
+    estimates = [model_estimate(proxy, cand.arch) for cand in ranked[:config.top_k]]
+    for rank, (cand, estimate) in enumerate(zip(ranked, estimates, strict=False), start=1):
+        save_arch(_with_search_info(cand, config, rank, estimate),
+                  top_dir / f"rank_{rank:02d}.json")
     if ranked:
-        best = _with_search_info(ranked[0], config, 1)
+        best = _with_search_info(ranked[0], config, 1, estimates[0])
         best_path, model_path = run_dir / "best" / "arch.json", run_dir / "best" / "model.py"
         unchanged = (best_path.exists() and model_path.exists()
                      and load_arch(best_path).canonical_key() == best.canonical_key())
@@ -370,13 +384,15 @@ def write_front_and_best(run_dir: Path, *, config: SearchConfig, points: ParetoP
     render_report(run_dir)
 
 
-def _with_search_info(cand: Candidate, config: SearchConfig, rank: int) -> Arch:
+def _with_search_info(cand: Candidate, config: SearchConfig, rank: int,
+                      estimate: dict[str, Any] | None = None) -> Arch:
     extra = dict(cand.arch.extra)
     extra["search"] = {
         "run": config.name, "rank": rank, "trial": cand.number, "proxy": config.proxy,
         "score": cand.score, "latency_ms": round(cand.latency_ms, 4), "band": cand.band,
         "target": config.target, "budget_ms": config.budget_ms, "feasible": cand.feasible,
         "objective_value": cand.value, "params": cand.params,
+        **({"estimate": estimate} if estimate is not None else {}),
     }
     return cand.arch.replace(extra=extra)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from mnas._io import atomic_write_text
 from mnas._limits import load_json_file
@@ -111,12 +112,43 @@ def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
                              "rewrite the run folder's files") from None
 
 
+def _estimate_line(info: dict[str, Any], proxy: str) -> str:
+    """The rank's accuracy line: a fitted model's top-1 with its ± and recipe, else the
+    proxy's score."""
+    from mnas.accuracy import format_score
+
+    estimate = info.get("estimate")
+    if not isinstance(estimate, dict) or "score" not in estimate:
+        return f"- proxy score ({proxy}): **{_fmt(info.get('score'), '.5g')}**"
+    gaps = estimate.get("unsupported") or []
+    note = (f"; no evidence for {'; '.join(gaps)} (no labelled network of one recipe varies "
+            "it: a guess, hence the wider ±)" if gaps else "")
+    return (f"- accuracy estimate ({proxy}, {estimate.get('estimator')}): "
+            f"**{format_score(estimate)}**{note}")
+
+
+def _evidence_lines(evidence: list[dict[str, Any]]) -> list[str]:
+    """What the estimate has evidence for: per choice and half of the network, the
+    contrasts its labels hold and the effect fitted (``mnas accuracy show``)."""
+    if not evidence:
+        return []
+    out = ["- **What the estimate has evidence for** (contrasts: pairs of labelled networks of "
+           "one recipe that differ in the choice; effect: its top-1 change with the choice on "
+           "in the whole half):"]
+    for row in evidence:
+        said = ("no evidence: its effect is a guess" if not row.get("contrasts") else
+                f"{row['contrasts']:,} contrasts, {row['effect']:+.2f} ±{row['sd']:.2f} points")
+        out.append(f"  - {row['choice']}: {said}")
+    return out
+
+
 def render_report(run_dir: str | Path) -> Path:
     """(Re)write ``run_dir/report.md`` from the run folder's files.
 
     Raises:
         MnasInputError: ``run_dir`` is not a run folder.
     """
+    from mnas.models.published import published_top1
     from mnas.proxies import arch_costs
     from mnas.weights import supernet_report_lines
 
@@ -188,7 +220,7 @@ def render_report(run_dir: str | Path) -> Path:
                 f"(`top/{tops[rank - 1].name}`)", "",
                 f"- latency: **{est.latency_ms:.2f} ms** (band {est.low_ms:.2f}–"
                 f"{est.high_ms:.2f} ms; {prov})",
-                f"- proxy score ({config.proxy}): **{_fmt(info.get('score'), '.5g')}**",
+                _estimate_line(info, config.proxy),
                 f"- params: {_m(params)}, MACs: {_m(macs)}, resolution {arch.resolution}, "
                 f"width {info.get('params', {}).get('width', '–')}",
                 ""]
@@ -197,11 +229,15 @@ def render_report(run_dir: str | Path) -> Path:
         if rank <= 2:
             out += _block_table(arch, est, predictor, len(space.before),
                                 len(space.stages)) + [""]
+    recipe = (extra.get("estimate") or {}).get("recipe")
     out += ["## Zoo models under the same budget", ""]
-    out += [f"Same target table and same proxy ({config.proxy}); a model fits when its "
-            f"predicted latency is ≤ {config.budget_ms:g} ms.", "",
-            "| model | latency (ms) | fits | score | params | MACs | vs best |",
-            "|---|---|---|---|---|---|---|"]
+    out += [f"Same target table and same proxy ({config.proxy}"
+            + (f": top-1 % under recipe {recipe}" if recipe else "") + "); a model fits when its "
+            f"predicted latency is ≤ {config.budget_ms:g} ms. Published top-1: each "
+            "checkpoint's own training recipe (`mnas.models.published`).", "",
+            "| model | latency (ms) | fits | score | published top-1 (source) | params | MACs | "
+            "vs best |",
+            "|---|---|---|---|---|---|---|---|"]
     fitting_beaten, fitting = 0, 0
     for row in sorted(zoo, key=lambda r: _float(r["latency_ms"]) or 1e18):
         score = _float(row["score"])
@@ -215,8 +251,11 @@ def render_report(run_dir: str | Path) -> Path:
                 verdict = "best found scores higher"
             else:
                 verdict = "**zoo model scores higher or equal**"
+        published = published_top1(row["name"])
         out.append(f"| {row['name']} | {_fmt(lat)} | {'yes' if fits else 'no'} | "
-                   f"{_fmt(score, '.5g')} | {_m(int(row['params'])) if row['params'] else '–'} | "
+                   f"{_fmt(score, '.5g')} | "
+                   f"{f'{published[0]:.1f} ({published[1]})' if published else '–'} | "
+                   f"{_m(int(row['params'])) if row['params'] else '–'} | "
                    f"{_m(int(row['macs'])) if row['macs'] else '–'} | {verdict or row['note']} |")
     out.append("")
     if fitting:
@@ -231,8 +270,11 @@ def render_report(run_dir: str | Path) -> Path:
             f"- **Latency**: {prov}. Table `{table_path}`. {estimate_note}"
             f"{how_to}".rstrip(),
             f"- **Accuracy estimate**: `{config.proxy}` (seed {config.seed}): "
-            f"{extra.get('estimator', 'see benchmarks/RESULTS-proxies.md')}. A ranking signal "
-            "measured against real labels, not a trained accuracy of these networks.",
+            f"{extra.get('estimator', 'see benchmarks/RESULTS-proxies.md')}. "
+            + ("An estimate fitted on real labels of other networks, not a trained accuracy of "
+               "these." if recipe else "A ranking signal measured against real labels, not a "
+               "trained accuracy of these networks."),
+            *_evidence_lines((extra.get("estimate") or {}).get("evidence") or []),
             "- **Params / MACs**: analytic counts of the built network "
             "(`mnas.proxies.arch_costs`: conv and Linear MACs for one image).",
             "- **Files**: `trials.csv` (every " + unit + "), `pareto.csv` / `pareto.png`, "

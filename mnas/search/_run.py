@@ -26,7 +26,7 @@ import optuna
 
 from mnas._io import atomic_write_json
 from mnas._limits import load_json_file
-from mnas.accuracy import estimator_for_space
+from mnas.accuracy import estimate_context, estimator_for_space
 from mnas.errors import MnasInputError
 from mnas.latency import TablePredictor, resolve_target
 from mnas.proxies import AccuracyProxy
@@ -338,6 +338,7 @@ class Run:
                 **(extra or {}),
                 **dict(zip(("estimator_name", "estimator"),
                            estimator_for_space(proxy, self.space), strict=True)),
+                "estimate": estimate_context(proxy, self.space),
             }
         self.config = self.config.replace(extra={**fields, "inputs": self.inputs})
         return self.config

@@ -1,5 +1,6 @@
-"""The fitted models' batch path: a model of a space's one-hot scores that space's code rows
-in numpy, exactly as ``score``; every model's ``score_many`` is one product equal to ``score``."""
+"""The fitted models' batch path: a model of a space's one-hot, and the default stages model,
+score code rows in numpy exactly as ``score``; every model's ``score_many`` is one product
+equal to ``score``."""
 
 from __future__ import annotations
 
@@ -27,10 +28,28 @@ def test_a_space_model_scores_code_rows_exactly(name: str) -> None:
         assert s == pytest.approx(mean, rel=1e-9) and sd == pytest.approx(std, rel=1e-9)
 
 
+@pytest.mark.parametrize("space_name", ["mobilenetv3", "mobilenetv2", "mnasnet", "ofa-mbv3",
+                                        "mobilenetv1"])
+@pytest.mark.parametrize("name", ["default", "imagenet"])
+def test_the_stages_model_scores_code_rows_exactly(name: str, space_name: str) -> None:
+    estimator = resolve_estimator(name)
+    space = load_space(space_name)
+    codec = ParamCodec(space)
+    scorer = estimator.batch_scorer(space)
+    assert scorer is not None
+    codes = codec.random(np.random.default_rng(1), 300)
+    score, spread = scorer(codes)
+    archs = [space.replay(codec.decode(row)) for row in codes[:40]]
+    for arch, s, sd in zip(archs, score, spread, strict=False):
+        mean, std = estimator.score_with_spread(arch)
+        assert s == pytest.approx(mean, rel=1e-9) and sd == pytest.approx(std, rel=1e-9)
+
+
 def test_no_batch_scorer_for_another_space_or_an_arch_encoding() -> None:
     assert resolve_estimator("accel-nasbench").batch_scorer(load_space("mobilenetv3")) is None
-    assert resolve_estimator("default").batch_scorer(load_space("mobilenetv3")) is None
     assert resolve_estimator("imagenet-arch").batch_scorer(load_space("accel-nasbench")) is None
+    # whole-layer op choices do not decompose into units: scored Arch by Arch
+    assert resolve_estimator("imagenet").batch_scorer(load_space("nas-bench-macro")) is None
 
 
 @pytest.mark.parametrize("name", ["default", "imagenet-arch"])

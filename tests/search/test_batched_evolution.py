@@ -174,13 +174,14 @@ def test_the_fallback_scores_as_score_many_and_bad_shapes_are_refused() -> None:
     space = load_space("mobilenetv3")
     codec = ParamCodec(space)
     codes = codec.random(np.random.default_rng(2), 20)
-    default = __import__("mnas.accuracy", fromlist=["resolve_estimator"]).resolve_estimator(
-        "default")
-    scorer = CodeScorer(space, codec, default)
+    # the former default (arch encoding) has no batch scorer: one Arch per row
+    unbatched = __import__("mnas.accuracy", fromlist=["resolve_estimator"]).resolve_estimator(
+        "imagenet-arch")
+    scorer = CodeScorer(space, codec, unbatched)
     assert not scorer.vectorised
     score, spread = scorer(codes)
     archs = [space.replay(codec.decode(r)) for r in codes]
-    assert np.allclose(score, [default.score(a) for a in archs], rtol=1e-12)
+    assert np.allclose(score, [unbatched.score(a) for a in archs], rtol=1e-12)
     assert not spread.any()
 
     class Broken(type(get_proxy("flops"))):  # type: ignore[misc]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -223,3 +224,32 @@ def test_ray_runs_no_batches(run_dir: Path, tmp_path: Path,
     assert _cli(run_dir.parent, "b", "--trials", "700", "--backend", "ray") == 2
     err = capsys.readouterr().err.strip()
     assert "holds a search in batches" in err and "\n" not in err
+
+
+def test_the_default_estimate_reads_as_a_top1_everywhere(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The headline's outputs with the default estimate: a top-1 % under its recipe with
+    its ±, in the CLI, --json, trials.csv and report.md; the zoo beside its published top-1;
+    the report says what the estimate has evidence for."""
+    args = ["search", "--target", "pixel4", "--budget", "20ms", "--no-progress",
+            "--trials", "600", "--runs-dir", str(tmp_path), "--name", "d"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    best_line = next(line for line in out.splitlines() if line.startswith("best:"))
+    assert re.search(r"top-1 \d\d\.\d % \(±\d\.\d, tfslim_v2\) \[imagenet\]", best_line)
+    run = tmp_path / "d"
+    rows = _rows(run)
+    assert {r["recipe"] for r in rows} == {"tfslim_v2"}
+    assert all(float(r["spread"]) > 0 for r in rows[:50])
+    estimate = json.loads((run / "best" / "arch.json").read_text())["search"]["estimate"]
+    assert estimate["recipe"] == "tfslim_v2" and estimate["error"] > 0
+    assert estimate["score"] == pytest.approx(max(
+        float(r["score"]) for r in rows if r["feasible"] == "True"))
+    report = (run / "report.md").read_text()
+    assert "accuracy estimate (default, imagenet): **top-1 " in report
+    assert "What the estimate has evidence for" in report
+    assert "swish-type activation at /16-/32: " in report
+    assert "| mobilenet_v3_large | " in report and "75.2 (TF-slim" in report
+    assert main([*args, "--json"]) == 0  # the same run: nothing left to do
+    best = json.loads(capsys.readouterr().out)["best"]
+    assert best["estimate"] == estimate

@@ -184,3 +184,18 @@ def test_a_generator_restricted_to_members_proposes_only_members() -> None:
     distance = sorted(int((row != canon[0]).sum()) for row in canon[1:])
     picked = sorted(int((row != canon[0]).sum()) for row in restricted.codec.canonical(near))
     assert picked == distance[:5]
+
+
+def test_a_prior_with_a_spread_is_read_as_ucb() -> None:
+    """The default estimate's spread is wide where no label varies a choice; the prior's
+    ranking of the first pools counts it as UCB does (mean + kappa x spread)."""
+    from mnas.accuracy import resolve_estimator
+
+    config, _, _, gen = setup_search("mobilenetv3", 15.0)
+    default = resolve_estimator("default")
+    sampler = _predictor(config, gen, prior=default, kappa=2.0)
+    pool = gen.fresh(np.random.default_rng(0), 16)
+    archs = [gen.space.replay(gen.codec.decode(row)) for row in pool]
+    expected = [m + 2.0 * s for m, s in map(default.score_with_spread, archs)]
+    assert sampler.prior_scores(pool) == pytest.approx(expected, rel=1e-12)
+    assert not np.allclose(expected, [default.score(a) for a in archs])

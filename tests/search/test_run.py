@@ -30,7 +30,9 @@ def test_a_new_run_records_provenance_once_and_a_resumed_one_keeps_it(tmp_path: 
                         extra={"backend": "ray"})
     extra = config.extra
     assert list(extra) == ["created", "command", "versions", "table", "space_size_log10",
-                           "fastest", "backend", "estimator_name", "estimator", "inputs"]
+                           "fastest", "backend", "estimator_name", "estimator", "estimate",
+                           "inputs"]
+    assert extra["estimate"] == {}  # a proxy, not a multi-recipe model: no recipe, no evidence
     assert list(extra["versions"]) == ["mnas", "optuna", "torch", "ray", "python"]
     assert extra["table"]["target"] == "pixel4" and extra["table"]["provenance"] == "estimated"
     assert extra["fastest"]["latency_ms"] == run.fastest.latency_ms < 20.0

@@ -23,13 +23,10 @@ from mnas.proxies import AccuracyProxy
 from mnas.search._batched._fitness import fitness
 from mnas.search._batched._log import Evaluations
 from mnas.search._config import SearchConfig
-from mnas.search._outputs import Candidate, ParetoPoints, write_front_and_best
+from mnas.search._outputs import TRIAL_COLUMNS, Candidate, ParetoPoints, write_front_and_best
 from mnas.spaces import ParamCodec, SearchSpace
 
 __all__ = ["code_digests", "evaluations_csv", "rank_evaluations", "write_evaluation_outputs"]
-
-_FIXED = ["number", "state", "value", "score", "estimator", "latency_ms", "low_ms", "high_ms",
-          "band", "feasible", "duplicate_of", "arch_hash", "duration_s"]
 
 
 def _ranked_value(evaluations: Evaluations, config: SearchConfig
@@ -77,7 +74,8 @@ def _field(text: str) -> str:
 
 
 def evaluations_csv(evaluations: Evaluations, codec: ParamCodec, config: SearchConfig, *,
-                    band: float, estimator: str, digests: list[str] | None = None) -> str:
+                    band: float, estimator: str, recipe: str = "",
+                    digests: list[str] | None = None) -> str:
     """``trials.csv`` of a batched search: one row per evaluation (see the module docs)."""
     n = len(evaluations)
     value, _ = _ranked_value(evaluations, config)
@@ -87,7 +85,9 @@ def evaluations_csv(evaluations: Evaluations, codec: ParamCodec, config: SearchC
         sizes[evaluations.batch], 1) if n else np.zeros(0)
     columns: list[list[str]] = [
         [str(i) for i in range(n)], ["COMPLETE"] * n, [f"{v:.6g}" for v in value],
-        [repr(float(v)) for v in evaluations.score], [_field(estimator)] * n,
+        [repr(float(v)) for v in evaluations.score],
+        [repr(float(v)) for v in evaluations.spread], [_field(recipe)] * n,
+        [_field(estimator)] * n,
         [repr(float(v)) for v in lat], [repr(float(v)) for v in lat * (1 - band)],
         [repr(float(v)) for v in lat * (1 + band)], [repr(float(band))] * n,
         ["True" if v else "False" for v in lat <= config.budget_ms], [""] * n,
@@ -98,7 +98,7 @@ def evaluations_csv(evaluations: Evaluations, codec: ParamCodec, config: SearchC
         text = np.array([_field(str(v)) for v in choices] + [""], dtype=object)
         index = np.where(active[:, c], evaluations.codes[:, c], len(choices))
         columns.append(list(text[index]))
-    lines = [",".join(_FIXED + [_field(name) for name in codec.names])]
+    lines = [",".join(TRIAL_COLUMNS + [_field(name) for name in codec.names])]
     lines += [",".join(row) for row in zip(*columns, strict=True)]
     return "\n".join(lines) + "\n"
 
@@ -110,10 +110,11 @@ def write_evaluation_outputs(run_dir: Path, *, config: SearchConfig, evaluations
     codec = ParamCodec(space)
     band = float(predictor.table.header.error_band)
     estimator = str(config.extra.get("estimator_name", config.proxy))
+    recipe = str((config.extra.get("estimate") or {}).get("recipe", ""))
     digests = code_digests(codec, evaluations.codes)
     atomic_write_text(run_dir / "trials.csv",
                       evaluations_csv(evaluations, codec, config, band=band, estimator=estimator,
-                                      digests=digests))
+                                      recipe=recipe, digests=digests))
     scored = np.flatnonzero(np.isfinite(evaluations.score))
     points = ParetoPoints(latency_ms=evaluations.latency_ms[scored],
                           score=evaluations.score[scored],

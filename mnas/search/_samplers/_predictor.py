@@ -17,10 +17,11 @@ each trial
    independent Thompson sampling).
 
 Until ``n_initial`` trials are labelled there is nothing to fit: a trial then takes
-the best of a small fresh pool by a *prior* accuracy estimate (the default estimate
-of issue "accuracy from real labels", or any :class:`~mnas.proxies.AccuracyProxy`), so
-the first evaluations are informed rather than blind; ``prior="none"`` makes them
-uniform random.
+the best of a small fresh pool by a *prior* accuracy estimate (the default estimate,
+or any :class:`~mnas.proxies.AccuracyProxy`), so the first evaluations are informed
+rather than blind; a prior that reports its spread is read as UCB reads the surrogate
+(``mean + kappa * spread``: choices its labels say little about get tried);
+``prior="none"`` makes them uniform random.
 
 Like every :class:`~mnas.search._samplers._base.ProposalSampler`, a trial's proposal is
 a function of (seed, trial number, the study's trials): resumable and Ray-picklable.
@@ -151,15 +152,22 @@ class PredictorSampler(ProposalSampler):
         return codes[keep], np.asarray(values)[keep]
 
     def prior_scores(self, codes: Codes) -> npt.NDArray[np.float64]:
-        """The prior estimate of each row (memoised by network)."""
+        """The prior's acquisition value of each row (memoised by network): a prior that
+        reports its own spread (a fitted model: wider where no label varies a choice the
+        network makes) counts as UCB does, ``mean + kappa * spread``; else its score."""
         prior = self.prior_estimator
         assert prior is not None
+        with_spread = getattr(prior, "score_with_spread", None)
         gen = self.generator
         out = np.empty(len(codes))
         for i, (row, key) in enumerate(zip(codes, gen.keys(codes), strict=True)):
             if key not in self._prior_scores:
                 arch = gen.space.replay(gen.codec.decode(row))
-                self._prior_scores[key] = float(prior.score(arch))
+                if callable(with_spread):
+                    mean, spread = with_spread(arch)
+                    self._prior_scores[key] = float(mean) + self.kappa * float(spread)
+                else:
+                    self._prior_scores[key] = float(prior.score(arch))
             out[i] = self._prior_scores[key]
         return out
 
