@@ -359,7 +359,7 @@ def write_front_and_best(run_dir: Path, *, config: SearchConfig, points: ParetoP
         zoo=[(z["name"], float(z["latency_ms"]), float(z["score"]))
              for z in read_csv(zoo_path) if z["latency_ms"] and z["score"]],
         best=(ranked[0].latency_ms, ranked[0].score) if ranked else None,
-        budget_ms=config.budget_ms, proxy=config.proxy, device=predictor.target,
+        budget_ms=config.budget_ms, proxy=_score_label(config), device=predictor.target,
         provenance=predictor.table.header.provenance,
         band=ranked[0].band if ranked else None, total=total))
 
@@ -382,6 +382,13 @@ def write_front_and_best(run_dir: Path, *, config: SearchConfig, points: ParetoP
         if not unchanged:
             write_model_source(best, model_path)
     render_report(run_dir)
+
+
+def _score_label(config: SearchConfig) -> str:
+    """What the run's scores are, for a plot axis: a multi-recipe model's top-1 % under its
+    recipe, else the proxy's name."""
+    recipe = (config.extra.get("estimate") or {}).get("recipe")
+    return f"estimated top-1 % ({recipe} recipe; {config.proxy})" if recipe else config.proxy
 
 
 def _with_search_info(cand: Candidate, config: SearchConfig, rank: int,

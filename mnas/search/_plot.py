@@ -133,7 +133,7 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
         zoo: ``(name, latency_ms, score)`` of reference models.
         best: The best architecture, or None.
         budget_ms: The budget (vertical line).
-        proxy: Proxy name (y label).
+        proxy: Proxy name (y label), or the y label itself when it contains a space.
         device: Target name (x label).
         provenance: ``measured`` or ``estimated`` (x label).
         band: The best's latency band as a fraction (its error bar), or None.
@@ -164,7 +164,7 @@ def pareto_png(*, points: Sequence[tuple[float, float, bool]],
     xlabel = f"predicted latency on {device} (ms, {provenance})"
     overview.set_xlabel(xlabel)
     zoomed.set_xlabel(xlabel)
-    overview.set_ylabel(f"score ({proxy}, higher is better)")
+    overview.set_ylabel(proxy if " " in proxy else f"score ({proxy}, higher is better)")
     handles, names = overview.get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=7.5,
                frameon=False)

@@ -1,6 +1,6 @@
 """A MobileNet-family network, written by `mnas export --format pytorch`.
 
-Architecture: example-pixel4-20ms-trial148
+Architecture: example-pixel4-20ms-trial9631
 
 Needs only PyTorch. ``build()`` returns the network; ``build("weights.pt")`` also loads
 a state_dict saved with ``torch.save`` (its keys are those of mnas's own model).
@@ -285,7 +285,7 @@ def load(spec: NetSpec, weights: str | None = None) -> MobileNet:
 
 __all__ = ["SPEC", "MobileNet", "NetSpec", "build"]
 
-RESOLUTION = 224  # input height = width
+RESOLUTION = 192  # input height = width
 
 STEM = StemSpec(channels=16, kernel=3, stride=2, act="hswish")
 
@@ -295,25 +295,28 @@ STAGES = (
         BlockSpec("ds", 16,  16,  16,  3,      1,      "relu",   0,   True),
     ),
     (  # stage 1
-        BlockSpec("ir", 16,  48,  24,  3,      2,      "relu",   16,  False),
-        BlockSpec("ir", 24,  96,  24,  5,      1,      "relu",   0,   True),
+        BlockSpec("ir", 16,  48,  24,  3,      2,      "relu",   0,   False),
+        BlockSpec("ir", 24,  96,  24,  3,      1,      "relu",   0,   True),
     ),
     (  # stage 2
-        BlockSpec("ir", 24,  144, 40,  7,      2,      "relu",   40,  False),
-        BlockSpec("ir", 40,  160, 40,  5,      1,      "relu",   40,  True),
+        BlockSpec("ir", 24,  144, 40,  5,      2,      "relu",   40,  False),
+        BlockSpec("ir", 40,  240, 40,  3,      1,      "relu",   64,  True),
+        BlockSpec("ir", 40,  240, 40,  3,      1,      "relu",   0,   True),
+        BlockSpec("ir", 40,  240, 40,  5,      1,      "relu",   0,   True),
     ),
     (  # stage 3
-        BlockSpec("ir", 40,  240, 80,  3,      2,      "relu",   64,  False),
-        BlockSpec("ir", 80,  480, 80,  5,      1,      "relu",   0,   True),
-        BlockSpec("ir", 80,  480, 80,  3,      1,      "relu",   120, True),
+        BlockSpec("ir", 40,  240, 80,  7,      2,      "hswish", 64,  False),
+        BlockSpec("ir", 80,  480, 80,  3,      1,      "hswish", 120, True),
+        BlockSpec("ir", 80,  480, 80,  5,      1,      "hswish", 120, True),
+        BlockSpec("ir", 80,  480, 80,  3,      1,      "hswish", 120, True),
     ),
     (  # stage 4
-        BlockSpec("ir", 80,  480, 112, 5,      1,      "relu",   120, False),
-        BlockSpec("ir", 112, 448, 112, 5,      1,      "relu",   112, True),
+        BlockSpec("ir", 80,  480, 112, 5,      1,      "hswish", 120, False),
+        BlockSpec("ir", 112, 448, 112, 5,      1,      "hswish", 112, True),
     ),
     (  # stage 5
-        BlockSpec("ir", 112, 448, 160, 7,      2,      "relu",   112, False),
-        BlockSpec("ir", 160, 960, 160, 5,      1,      "relu",   0,   True),
+        BlockSpec("ir", 112, 672, 160, 5,      2,      "hswish", 168, False),
+        BlockSpec("ir", 160, 960, 160, 5,      1,      "hswish", 240, True),
     ),
     (  # stage 6
         BlockSpec("cn", 160, 960, 960, 1,      1,      "hswish", 0,   False),
