@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from mnas.accuracy._regressors import finite_array
 from mnas.errors import MnasInputError
 
 __all__ = ["SCALED_MIN_LABELS", "AnchoredRegressor", "anchored_from_dict", "fit_anchored"]
@@ -232,21 +233,10 @@ def _fit(x: np.ndarray, y: np.ndarray, *, recipes: Sequence[str], sources: Seque
                   "scaled_sources": scaled})
 
 
-def _finite(value: Any, where: str, shape: tuple[int, ...] = ()) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise MnasInputError(f"{where} must be numbers") from None
-    if array.shape != shape or not np.all(np.isfinite(array)):
-        raise MnasInputError(f"{where} must be finite numbers of shape {shape}, "
-                             f"got shape {array.shape}")
-    return array
-
-
 def _names_to_numbers(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, dict) or not value:
         raise MnasInputError(f"{where} must be a non-empty object of numbers")
-    return {str(k): float(_finite(v, f"{where}[{k!r}]")) for k, v in value.items()}
+    return {str(k): float(finite_array(v, (), f"{where}[{k!r}]")) for k, v in value.items()}
 
 
 def anchored_from_dict(data: dict[str, Any], *, n_features: int, source: str
@@ -257,7 +247,7 @@ def anchored_from_dict(data: dict[str, Any], *, n_features: int, source: str
         MnasInputError: Naming the malformed field.
     """
     where = f"{source}: field 'model"
-    weights = _finite(data.get("weights"), f"{where}.weights'", (n_features,))
+    weights = finite_array(data.get("weights"), (n_features,), f"{where}.weights'")
     n_anchor = data.get("n_anchor")
     if not isinstance(n_anchor, int) or isinstance(n_anchor, bool) or not (
             0 <= n_anchor <= n_features):
@@ -277,13 +267,13 @@ def anchored_from_dict(data: dict[str, Any], *, n_features: int, source: str
     reference = data.get("reference")
     if reference not in offsets:
         raise MnasInputError(f"{where}.reference' must be one of the recipes in 'offsets'")
-    cov = _finite(data.get("covariance"), f"{where}.covariance'", (n_features + 1,) * 2)
+    cov = finite_array(data.get("covariance"), (n_features + 1,) * 2, f"{where}.covariance'")
     try:
         np.linalg.cholesky(cov + 1e-12 * np.eye(len(cov)))
     except np.linalg.LinAlgError:
         raise MnasInputError(f"{where}.covariance' must be a covariance matrix (symmetric, "
                              "positive semi-definite); refit the model") from None
-    noise = float(_finite(data.get("noise"), f"{where}.noise'"))
+    noise = float(finite_array(data.get("noise"), (), f"{where}.noise'"))
     settings = data.get("settings")
     return AnchoredRegressor(weights=weights, n_anchor=n_anchor, offsets=offsets,
                              recipe_source={str(k): str(v) for k, v in recipe_source.items()},

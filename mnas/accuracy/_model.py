@@ -224,6 +224,16 @@ def _score(quality: Quality) -> float:
     return float(np.mean(values)) if values else -math.inf
 
 
+def fit_header(labels: LabelSet, *, name: str, dataset: str, metric: str) -> dict[str, Any]:
+    """The header fields every fitted model starts with: name, task, dataset, metric, label
+    source, kind and count, date (the dataset defaults to what the labels say)."""
+    return {"name": name, "task": "image classification",
+            "dataset": dataset or labels.description, "metric": metric,
+            "label_source": labels.source, "label_kind": labels.kind,
+            "label_count": len(labels.items),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+
+
 def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
                        space: SearchSpace | None = None, space_source: str | None = None,
                        family: str = "auto", seed: int = 0,
@@ -288,13 +298,8 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
     best_family, best_settings, best_quality = max(results, key=lambda r: _score(r[2]))
     regressor = fit_regressor(x, y, family=best_family, seed=seed, **best_settings)
     header = {
-        "name": name or f"{space.name if space else 'arch'}-accuracy",
-        "task": "image classification",
-        "dataset": dataset or labels.description,
-        "metric": metric or "top-1 accuracy",
-        "label_source": labels.source, "label_kind": labels.kind,
-        "label_count": len(labels.items),
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **fit_header(labels, name=name or f"{space.name if space else 'arch'}-accuracy",
+                     dataset=dataset, metric=metric or "top-1 accuracy"),
         "space": space.name if encoding == "space" and space else None,
         "encoding": encoding, "family": best_family, "settings": best_settings,
         "quality": best_quality.to_dict(),

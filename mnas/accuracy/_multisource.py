@@ -9,7 +9,6 @@ removing the group's mean error: the error of an estimate under a known recipe).
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -201,7 +200,7 @@ def fit_stage_model(labels: LabelSet, *, reference: str | None = None, name: str
     Raises:
         MnasInputError: Too few labels, or an unknown reference recipe.
     """
-    from mnas.accuracy._model import MIN_LABELS, AccuracyModel
+    from mnas.accuracy._model import MIN_LABELS, AccuracyModel, fit_header
 
     if len(labels.items) < MIN_LABELS:
         raise MnasInputError(
@@ -233,13 +232,8 @@ def fit_stage_model(labels: LabelSet, *, reference: str | None = None, name: str
                                 regressor.weights[n_anchor:], regressor.weight_sd()[n_anchor:])
     quality = cv.quality()
     header = {
-        "name": name or "stages-accuracy",
-        "task": "image classification",
-        "dataset": dataset or labels.description,
-        "metric": metric or "top-1 accuracy (%)",
-        "label_source": labels.source, "label_kind": labels.kind,
-        "label_count": len(labels.items),
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **fit_header(labels, name=name or "stages-accuracy", dataset=dataset,
+                     metric=metric or "top-1 accuracy (%)"),
         "space": None, "encoding": encoding.kind, "family": regressor.family,
         "settings": regressor.settings,
         "reference_recipe": reference,

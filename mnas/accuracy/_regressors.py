@@ -22,7 +22,7 @@ import numpy as np
 
 from mnas.errors import MnasInputError
 
-__all__ = ["FAMILIES", "Regressor", "fit_regressor", "regressor_from_dict"]
+__all__ = ["FAMILIES", "Regressor", "finite_array", "fit_regressor", "regressor_from_dict"]
 
 FAMILIES = ("ridge", "mlp")
 
@@ -175,7 +175,13 @@ def fit_regressor(x: np.ndarray, y: np.ndarray, *, family: str, seed: int = 0,
                      y_scale=y_scale, members=tuple(fitted), settings=settings)
 
 
-def _array(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+def finite_array(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """``value`` as finite floats of ``shape`` (a stored model's numbers).
+
+    Raises:
+        MnasInputError: Not numbers, another shape, or a non-finite value (``where``
+            names the field).
+    """
     try:
         array = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -211,20 +217,20 @@ def regressor_from_dict(data: Any, *, n_features: int, source: str) -> Regressor
                 raise MnasInputError(f"{where}.members[{m}][{i}]' must be an object")
             bias = np.asarray(layer.get("bias"), dtype=object)
             fan_out = 1 if i == depth - 1 else (bias.shape[0] if bias.ndim == 1 else -1)
-            weight = _array(layer.get("weight"), (fan_in, fan_out),
+            weight = finite_array(layer.get("weight"), (fan_in, fan_out),
                             f"{where}.members[{m}][{i}].weight'")
-            layers.append((weight, _array(layer.get("bias"), (fan_out,),
+            layers.append((weight, finite_array(layer.get("bias"), (fan_out,),
                                           f"{where}.members[{m}][{i}].bias'")))
             fan_in = fan_out
         members.append(tuple(layers))
-    y_mean = _array(data.get("y_mean"), (), f"{where}.y_mean'")
-    y_scale = _array(data.get("y_scale"), (), f"{where}.y_scale'")
-    x_scale = _array(data.get("x_scale"), (n_features,), f"{where}.x_scale'")
+    y_mean = finite_array(data.get("y_mean"), (), f"{where}.y_mean'")
+    y_scale = finite_array(data.get("y_scale"), (), f"{where}.y_scale'")
+    x_scale = finite_array(data.get("x_scale"), (n_features,), f"{where}.x_scale'")
     if float(y_scale) <= 0 or np.any(x_scale <= 0):
         raise MnasInputError(f"{where}.x_scale' and 'y_scale' must be positive")
     settings = data.get("settings")
     return Regressor(family=str(data["family"]),
-                     x_mean=_array(data.get("x_mean"), (n_features,), f"{where}.x_mean'"),
+                     x_mean=finite_array(data.get("x_mean"), (n_features,), f"{where}.x_mean'"),
                      x_scale=x_scale, y_mean=float(y_mean), y_scale=float(y_scale),
                      members=tuple(members), settings=settings if isinstance(settings, dict)
                      else {})

@@ -49,3 +49,23 @@ class FakeRunner(Runner):
 
     def prepare(self, model: nn.Module, example: torch.Tensor) -> Prepared:
         return FakePrepared(self, model_cost_ms(model, example), False)
+
+
+def kill_script(here: str, *, checkpoint_s: float, sleep_s: float, how_to_measure: str = "") -> str:
+    """Source of a child process that builds a small table with :class:`FakeRunner` into
+    ``sys.argv[1]`` (for tests that kill it mid-build); ``here`` is this folder."""
+    how = f", how_to_measure={how_to_measure!r}" if how_to_measure else ""
+    return f"""
+import sys
+sys.path.insert(0, {here!r})
+from latency_fakes import FakeRunner
+from mnas.latency._builder import BuildSettings, TableBuilder
+from mnas.latency import unique_op_keys
+from mnas.models import get_arch
+archs = [get_arch(n).replace(resolution=32) for n in ("mobilenet_v3_small",
+                                                      "mobilenet_v3_large")]
+settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, calibration_networks=0,
+                         checkpoint_s={checkpoint_s!r})
+TableBuilder(path=sys.argv[1], runner=FakeRunner(sleep_s={sleep_s!r}), target="t",
+             keys=unique_op_keys(archs), settings=settings{how}).run()
+"""

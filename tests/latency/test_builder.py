@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from latency_fakes import FakeRunner
+from latency_fakes import FakeRunner, kill_script
 
 from mnas.errors import MissingLatencyKeyError, MnasInputError
 from mnas.latency import OpKey, TablePredictor, load_table, op_keys, unique_op_keys
@@ -189,20 +189,6 @@ def test_memoised_prediction_matches_the_keys(tmp_path: Path) -> None:
         assert [b.key for b in estimate.per_block] == [str(k) for k in op_keys(arch)]
 
 
-_KILL_SCRIPT = """
-import sys
-sys.path.insert(0, {here!r})
-from latency_fakes import FakeRunner
-from mnas.latency._builder import BuildSettings, TableBuilder
-from mnas.latency import unique_op_keys
-from mnas.models import get_arch
-archs = [get_arch(n).replace(resolution=32) for n in ("mobilenet_v3_small",
-                                                      "mobilenet_v3_large")]
-settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, calibration_networks=0,
-                         checkpoint_s=0.3)
-TableBuilder(path=sys.argv[1], runner=FakeRunner(sleep_s=0.02), target="t",
-             keys=unique_op_keys(archs), settings=settings).run()
-"""
 
 
 def _finished(path: Path) -> dict[str, dict]:
@@ -224,7 +210,7 @@ def _finished(path: Path) -> dict[str, dict]:
 def test_sigkill_mid_build_loses_no_finished_entry(tmp_path: Path) -> None:
     """A real subprocess is SIGKILLed mid-build; the rerun keeps every finished entry."""
     script = tmp_path / "build.py"
-    script.write_text(_KILL_SCRIPT.format(here=str(HERE)))
+    script.write_text(kill_script(str(HERE), checkpoint_s=0.3, sleep_s=0.02))
     path = tmp_path / "t.json"
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
     proc = subprocess.Popen([sys.executable, str(script), str(path)], env=env)

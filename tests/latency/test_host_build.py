@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from latency_fakes import FakeRunner
+from latency_fakes import FakeRunner, kill_script
 
 from mnas.cli import main
 from mnas.errors import MnasInputError
@@ -62,27 +62,12 @@ def test_time_budget_stops_the_keys_heaviest_first_and_says_so(tmp_path: Path) -
     assert status_note(load_table(path)) is None
 
 
-_KILL_SCRIPT = """
-import sys
-sys.path.insert(0, {here!r})
-from latency_fakes import FakeRunner
-from mnas.latency._builder import BuildSettings, TableBuilder
-from mnas.latency import unique_op_keys
-from mnas.models import get_arch
-archs = [get_arch(n).replace(resolution=32) for n in ("mobilenet_v3_small",
-                                                      "mobilenet_v3_large")]
-settings = BuildSettings(warmup=0, repeats=2, sentinel_repeats=1, calibration_networks=0,
-                         checkpoint_s=0.1)
-TableBuilder(path=sys.argv[1], runner=FakeRunner(sleep_s=0.05), target="t",
-             keys=unique_op_keys(archs), settings=settings,
-             how_to_measure="mnas latency build --target t --space mobilenetv3").run()
-"""
 
 
 def test_a_killed_build_is_interrupted_and_says_rerun_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "build.py"
-    script.write_text(_KILL_SCRIPT.format(here=str(HERE)))
+    script.write_text(kill_script(str(HERE), checkpoint_s=0.1, sleep_s=0.05, how_to_measure="mnas latency build --target t --space mobilenetv3"))
     path = tmp_path / "t.json"
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
     proc = subprocess.Popen([sys.executable, str(script), str(path)], env=env)
