@@ -85,6 +85,10 @@ class ModelEstimator(AccuracyProxy):
         """The model that scores ``arch`` (always :attr:`model`)."""
         return self.model
 
+    def model_for_space(self, space: SearchSpace) -> AccuracyModel:
+        """The model that scores ``space``'s members (always :attr:`model`)."""
+        return self.model
+
     def describe(self) -> str:
         """The model's one-line description with its measured quality."""
         return self.model.describe()
@@ -180,13 +184,17 @@ class DefaultEstimator(AccuracyProxy):
                 return model
         return self._agnostic
 
+    def model_for_space(self, space: SearchSpace) -> AccuracyModel:
+        """The model that scores ``space``'s members (membership of a fitted space is
+        decided per space: every member gets the same one)."""
+        return self.estimator_of(space.random_arch(random.Random(0)))
+
     def batch_scorer(self, space: SearchSpace) -> BatchScorer | None:
         """Code rows of ``space`` scored in numpy by the model of its members (see
         :mod:`mnas.accuracy._batch`), else None."""
         from mnas.accuracy._batch import model_batch_scorer
 
-        return model_batch_scorer(self.estimator_of(space.random_arch(random.Random(0))),
-                                  space)
+        return model_batch_scorer(self.model_for_space(space), space)
 
     def score(self, arch: Arch) -> float:
         """Predicted accuracy by :meth:`estimator_of`'s model."""
@@ -311,7 +319,7 @@ def estimate_context(estimator: AccuracyProxy, space: SearchSpace) -> dict[str, 
     estimator that is not a multi-recipe model)."""
     if not isinstance(estimator, ModelEstimator | DefaultEstimator):
         return {}
-    model = estimator.estimator_of(space.random_arch(random.Random(0)))
+    model = estimator.model_for_space(space)
     if model.recipe is None:
         return {}
     return {"recipe": model.recipe, "evidence": model.header.get("evidence_summary") or []}
@@ -340,7 +348,7 @@ def estimator_for_space(estimator: AccuracyProxy, space: SearchSpace) -> tuple[s
     member gets the same one: membership of a fitted space is decided per space).
     """
     if isinstance(estimator, ModelEstimator | DefaultEstimator):
-        model = estimator.estimator_of(space.random_arch(random.Random(0)))
+        model = estimator.model_for_space(space)
         return model.name, model.describe()
     name = str(getattr(estimator, "name", "") or type(estimator).__name__)
     describe = getattr(estimator, "describe", None)  # a duck-typed proxy passed by a caller

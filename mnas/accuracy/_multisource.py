@@ -9,6 +9,7 @@ removing the group's mean error: the error of an estimate under a known recipe).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,6 @@ from mnas.accuracy._evidence import measure_evidence, summarise_evidence, unsupp
 from mnas.accuracy._labels import LabelSet
 from mnas.accuracy._quality import Quality, band_mask, kendall
 from mnas.accuracy._stages import StageEncoding
-from mnas.arch import arch_costs
 from mnas.errors import MnasInputError
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ def cross_validate_recipes(x: np.ndarray, y: np.ndarray, *, recipes: Sequence[st
     recipes_arr = np.asarray(recipes)
     predicted = np.full(len(y), np.nan)
     reference_source = sources[recipes.index(reference)]
-    own_scale = {s for s in sources
-                 if sources.count(s) >= SCALED_MIN_LABELS and s != reference_source}
+    own_scale = {s for s, n in Counter(sources).items()
+                 if n >= SCALED_MIN_LABELS and s != reference_source}
     supported = np.ones(len(y), bool)
     for recipe in dict.fromkeys(recipes):
         held = recipes_arr == recipe
@@ -173,7 +173,6 @@ def cross_validate_recipes(x: np.ndarray, y: np.ndarray, *, recipes: Sequence[st
 
 def fit_stage_model(labels: LabelSet, *, reference: str | None = None, name: str = "",
                     dataset: str = "", metric: str = "",
-                    source_names: Mapping[str, str] | None = None,
                     source_weight: Mapping[str, float] | None = None,
                     settings: Mapping[str, float] | None = None,
                     recipe_notes: Mapping[str, str] | None = None,
@@ -188,8 +187,7 @@ def fit_stage_model(labels: LabelSet, *, reference: str | None = None, name: str
         name: Model name.
         dataset: Task and dataset of the reference recipe.
         metric: What the accuracy is (default ``top-1 accuracy (%)``).
-        source_names: Short names of the sources (default: their paths).
-        source_weight: Total weight per source (by short name; default 1 each).
+        source_weight: Total weight per source (by its name; default 1 each).
         settings: Hyper-parameters of :func:`~mnas.accuracy._anchored.fit_anchored`.
         recipe_notes: Human descriptions of recipes, stored in the header.
         progress: Called with one line per cross-validation step.
@@ -206,19 +204,21 @@ def fit_stage_model(labels: LabelSet, *, reference: str | None = None, name: str
         raise MnasInputError(
             f"{labels.source}: {len(labels.items)} labelled architectures are too few to fit "
             f"and cross-validate; give at least {MIN_LABELS}")
-    short = dict(source_names or {})
     encoding = StageEncoding()
     x = encoding.encode_many([i.arch for i in labels.items])
     y = np.asarray([i.accuracy for i in labels.items])
     recipes = [i.recipe for i in labels.items]
-    sources = [short.get(i.source, i.source) for i in labels.items]
-    macs = np.asarray([arch_costs(i.arch).macs for i in labels.items], float)
+    sources = [i.source for i in labels.items]
+    macs = np.exp(x[:, encoding.names.index("log_macs")])
+    counts = Counter(recipes)
     if reference is None:
-        counts = {r: recipes.count(r) for r in dict.fromkeys(recipes)}
-        per_source = {s: sources.count(s) for s in dict.fromkeys(sources)}
+        per_source = Counter(sources)
         source_of = dict(zip(recipes, sources, strict=True))
-        small = [r for r in counts if per_source[source_of[r]] < 100] or list(counts)
-        reference = max(small, key=lambda r: counts[r])
+        small = [r for r in counts if per_source[source_of[r]] < SCALED_MIN_LABELS]
+        reference = max(small or counts, key=lambda r: counts[r])
+    elif reference not in counts:
+        raise MnasInputError(f"reference recipe {reference!r} has no labels; choose one of "
+                             f"{', '.join(counts)}")
     merged = {**DEFAULTS, **(settings or {})}
     fit_settings: dict[str, Any] = {**merged, "source_weight": dict(source_weight or {})}
     cv = cross_validate_recipes(x, y, recipes=recipes, sources=sources, macs=macs,

@@ -121,3 +121,14 @@ def test_the_default_model_states_its_evidence(capsys: pytest.CaptureFixture[str
     assert summary["SE at /16-/32"]["effect"] > summary["SE at /2-/8"]["effect"] > 0
     assert summary["MobileNetV1-type blocks"]["contrasts"] == 0
     assert set(header["sources"]) == {"accel-nasbench", "timm", "tfslim", "ofa"}
+
+
+def test_an_unknown_reference_recipe_is_one_line(labels_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    zoo = _zoo_csv(tmp_path / "zoo.csv", "mine", 0.0)
+    out = tmp_path / "m.json"
+    assert main(["accuracy", "fit", "--labels", str(labels_dir), "--labels", str(zoo),
+                 "--reference-recipe", "nope", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "reference recipe 'nope' has no labels" in err and "mine" in err
+    assert err.count("\n") == 1 and not out.exists()
