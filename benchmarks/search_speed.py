@@ -3,9 +3,8 @@
 Each command runs as a user runs it (a new process, a new run folder), ``--repeats`` times,
 interleaved so that the machine's load falls on all alike:
 
-* ``headline``: ``mnas search --target pixel4 --budget 20ms`` on defaults (batched: an
-  analytic estimate; the default estimate has no batch scorer yet, so each candidate is
-  decoded to an ``Arch`` and scored by ``score_many``);
+* ``headline``: ``mnas search --target pixel4 --budget 20ms`` on defaults (batched: the
+  default estimate is analytic and scores code rows with its batch scorer);
 * ``headline, trials``: the same with ``--sampler predictor --trials 300`` (one Optuna trial
   per candidate: what the headline ran before batches);
 * ``batch scorer``: ``mnas search --space accel-nasbench --target pixel4 --budget 30ms`` on
