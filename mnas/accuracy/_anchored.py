@@ -146,10 +146,10 @@ def fit_anchored(x: np.ndarray, y: np.ndarray, *, recipes: Sequence[str],
     Raises:
         MnasInputError: An unknown reference recipe, or a recipe in two sources.
     """
-    from mnas.accuracy._regressors import _blas_controller
+    from mnas._blas import one_blas_thread
 
     # One BLAS thread: k x k systems solve faster than with a pool fighting over busy cores
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _fit(x, y, recipes=recipes, sources=sources, n_anchor=n_anchor,
                     reference=reference, source_weight=source_weight,
                     tau_correction=tau_correction, tau_recipe=tau_recipe, bound=bound,

@@ -13,13 +13,13 @@ executes nothing.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from mnas._blas import one_blas_thread
 from mnas.errors import MnasInputError
 
 __all__ = ["FAMILIES", "Regressor", "finite_array", "fit_regressor", "regressor_from_dict"]
@@ -135,14 +135,6 @@ def _train(params: list[Any], xs: Any, ys: Any, optimiser: Any, epochs: int) -> 
         optimiser.step()
 
 
-@functools.cache
-def _blas_controller() -> Any:
-    """threadpoolctl's view of the loaded BLAS libraries (inspecting them costs ~7 ms)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
 def fit_regressor(x: np.ndarray, y: np.ndarray, *, family: str, seed: int = 0,
                   members: int = 5, alpha: float = 1.0, hidden: int = 64, epochs: int = 300,
                   lr: float = 0.01, weight_decay: float = 1e-3) -> Regressor:
@@ -156,7 +148,7 @@ def fit_regressor(x: np.ndarray, y: np.ndarray, *, family: str, seed: int = 0,
                              f"{', '.join(FAMILIES)}")
     # One BLAS thread: small systems solve 4-5x faster than with a thread pool fighting
     # for 2 busy cores, and the sums are the same in any process.
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         z, t, x_mean, x_scale, y_mean, y_scale = _standardise(np.asarray(x, float),
                                                                np.asarray(y, float))
         rng = np.random.default_rng(seed)
