@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add ``mnas evaluate`` to the CLI."""
     parser = subparsers.add_parser(
         "evaluate", help="measure top-1/top-5 of an architecture with weights on your images",
-        description="Top-1 and top-5 accuracy with a 95%% Wilson interval and the image count. "
+        description="Top-1 and top-5 accuracy with a 95% Wilson interval and the image count. "
                     "Preprocessing: shorter side resized to ceil(r / crop), centre crop r x r "
                     "(r: the arch's resolution), ImageNet mean/std. An ImageFolder's classes "
                     "are numbered in sorted folder order (ImageNet's wnid folders give the "

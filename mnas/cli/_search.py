@@ -27,9 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     p = subparsers.add_parser(
         "search", help="search a space for the best architecture under a latency budget",
-        description="Search a MobileNet-style space with Optuna for the architecture with the "
-                    "best accuracy-proxy score whose predicted latency on TARGET is within "
-                    "BUDGET. Rerunning the same command (same --name) resumes the search.")
+        description="Search a MobileNet-style space for the architecture with the best "
+                    "accuracy estimate whose predicted latency on TARGET is within BUDGET: an "
+                    "analytic estimate (the default) by batched evolution over code rows, an "
+                    "expensive one (forward or training proxies, --sampler NAME, --pareto, "
+                    "--backend ray) one Optuna trial per candidate. Rerunning the same command "
+                    "(same --name) resumes the search.")
     p.add_argument("--target", required=True,
                    help="latency target: a shipped table name (pixel4), host, or a table path")
     p.add_argument("--budget", required=True, help="latency budget: 20ms, 20 (ms) or 0.02s")

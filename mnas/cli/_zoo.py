@@ -36,7 +36,7 @@ def _list(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add ``mnas zoo``."""
     verbs = add_command_group(
-        subparsers, "zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet)",
+        subparsers, "zoo", help="reference architectures (MobileNetV1/V2/V3, MnasNet, EfficientNet-Lite0)",
         description="The reference architectures (MobileNetV1/V2/V3, MnasNet, "
                     "EfficientNet-Lite0 at their paper widths), usable by name wherever an "
                     "arch is asked for.")
