@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         model_estimate,
         resolve_estimator,
     )
+    from mnas.accuracy._fit import fit_accuracy_model
     from mnas.accuracy._labels import LabelledArch, LabelSet, load_label_sources, load_labels
     from mnas.accuracy._model import (
         MIN_LABELS,
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
         AccuracyModel,
         accuracy_model_from_dict,
         cross_validate,
-        fit_accuracy_model,
         load_accuracy_model,
     )
     from mnas.accuracy._quality import BAND, Quality, band_mask, kendall, measure_quality
@@ -43,9 +43,10 @@ _EXPORTS = {
     ),
     "mnas.accuracy._shipped": ("DEFAULT_ESTIMATOR", "list_shipped_models"),
     "mnas.accuracy._labels": ("LabelledArch", "LabelSet", "load_label_sources", "load_labels"),
+    "mnas.accuracy._fit": ("fit_accuracy_model",),
     "mnas.accuracy._model": (
         "MIN_LABELS", "MODEL_FORMAT", "AccuracyModel", "accuracy_model_from_dict",
-        "cross_validate", "fit_accuracy_model", "load_accuracy_model"
+        "cross_validate", "load_accuracy_model"
     ),
     "mnas.accuracy._quality": ("BAND", "Quality", "band_mask", "kendall", "measure_quality"),
     "mnas.accuracy._regressors": ("FAMILIES", "Regressor", "fit_regressor"),

@@ -21,7 +21,7 @@ import numpy as np
 from mnas._io import atomic_write_json
 from mnas._limits import MAX_TABLE_BYTES, load_json_file
 from mnas.accuracy._anchored import AnchoredRegressor, anchored_from_dict
-from mnas.accuracy._encoding import ENCODINGS, ArchEncoding, SpaceEncoding, encoding_from_dict
+from mnas.accuracy._encoding import ArchEncoding, SpaceEncoding, encoding_from_dict
 from mnas.accuracy._evidence import unsupported
 from mnas.accuracy._labels import LabelSet
 from mnas.accuracy._quality import Quality, measure_quality
@@ -32,8 +32,8 @@ from mnas.errors import MnasInputError
 from mnas.proxies import arch_costs
 from mnas.spaces import SearchSpace
 
-__all__ = ["MODEL_FORMAT", "MIN_LABELS", "AccuracyModel", "cross_validate", "fit_accuracy_model",
-           "load_accuracy_model"]
+__all__ = ["MODEL_FORMAT", "MIN_LABELS", "AccuracyModel", "cross_validate", "fit_ensemble_model",
+           "fit_header", "load_accuracy_model"]
 
 MODEL_FORMAT = "mnas-accuracy/1"
 #: Fewest labels that can be cross-validated (5 folds of at least 2).
@@ -234,18 +234,18 @@ def fit_header(labels: LabelSet, *, name: str, dataset: str, metric: str) -> dic
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
 
 
-def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
+def fit_ensemble_model(labels: LabelSet, *, encoding: str = "space",
                        space: SearchSpace | None = None, space_source: str | None = None,
                        family: str = "auto", seed: int = 0,
                        name: str = "", dataset: str = "", metric: str = "",
-                       reference: str | None = None, progress: Any = None) -> AccuracyModel:
-    """Fit an accuracy model on ``labels``, choosing the family by cross-validation.
+                       progress: Any = None) -> AccuracyModel:
+    """Fit a ridge or MLP ensemble on one source's labels, choosing the family by
+    5-fold cross-validation (the ``space`` and ``arch`` encodings; the entry point for
+    every encoding is :func:`~mnas.accuracy.fit_accuracy_model`).
 
     Args:
         labels: Labelled architectures (:func:`~mnas.accuracy.load_labels`).
-        encoding: ``space`` (needs ``space``), ``arch``, or ``stages`` (the anchored
-            multi-recipe model of :mod:`mnas.accuracy._multisource`, cross-validated by
-            leaving each recipe out).
+        encoding: ``space`` (needs ``space``) or ``arch``.
         space: The search space of a ``space`` encoding.
         space_source: Its shipped name or YAML path, stored to load it again (default:
             ``space.name``).
@@ -255,25 +255,15 @@ def fit_accuracy_model(labels: LabelSet, *, encoding: str = "space",
         name: Model name stored in the header.
         dataset: Task and dataset (default: what the labels' files say).
         metric: What the accuracy is (default ``top-1 accuracy``).
-        reference: ``stages`` only: the recipe the estimate answers for.
         progress: Optional callable ``progress(message)`` for each candidate's result.
 
     Raises:
         MnasInputError: Too few labels, an unknown encoding or family, or an
             architecture outside ``space``.
     """
-    if encoding not in ENCODINGS:
-        raise MnasInputError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
-    if encoding == "stages":
-        if family not in ("auto", AnchoredRegressor.family):
-            raise MnasInputError(f"the stages encoding fits the {AnchoredRegressor.family} "
-                                 f"family only; drop --family {family}")
-        from mnas.accuracy._multisource import fit_stage_model
-
-        return fit_stage_model(labels, reference=reference, name=name, dataset=dataset,
-                               metric=metric, progress=progress)
-    if reference is not None:
-        raise MnasInputError("--reference-recipe applies to the stages encoding only")
+    if encoding not in ("space", "arch"):
+        raise MnasInputError(f"an ensemble model takes the space or arch encoding, not "
+                             f"{encoding!r}")
     if family != "auto" and family not in FAMILIES:
         raise MnasInputError(f"unknown model family {family!r}; choose auto or one of "
                              f"{', '.join(FAMILIES)}")

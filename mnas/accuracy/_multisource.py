@@ -11,19 +11,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from mnas.accuracy._anchored import DEFAULTS, SCALED_MIN_LABELS, fit_anchored
 from mnas.accuracy._evidence import measure_evidence, summarise_evidence, unsupported
 from mnas.accuracy._labels import LabelSet
+from mnas.accuracy._model import MIN_LABELS, AccuracyModel, fit_header
 from mnas.accuracy._quality import Quality, band_mask, kendall
 from mnas.accuracy._stages import StageEncoding
 from mnas.errors import MnasInputError
-
-if TYPE_CHECKING:
-    from mnas.accuracy._model import AccuracyModel
 
 __all__ = ["RecipeCV", "cross_validate_recipes", "fit_stage_model", "pooled_within_tau"]
 
@@ -198,8 +196,6 @@ def fit_stage_model(labels: LabelSet, *, reference: str | None = None, name: str
     Raises:
         MnasInputError: Too few labels, or an unknown reference recipe.
     """
-    from mnas.accuracy._model import MIN_LABELS, AccuracyModel, fit_header
-
     if len(labels.items) < MIN_LABELS:
         raise MnasInputError(
             f"{labels.source}: {len(labels.items)} labelled architectures are too few to fit "

@@ -1,8 +1,10 @@
-"""Latency-constrained architecture search with Optuna (``mnas search``).
+"""Latency-constrained architecture search (``mnas search``).
 
 A search is one pipeline (:func:`run_search`: a :class:`Run` folder, provenance, lock,
-outputs) with one seam, the :class:`Backend` that runs the trials: :class:`OptunaBackend`
-in this process (:func:`search`), :class:`RayBackend` on Ray Tune (:func:`run_ray_search`).
+outputs) with one seam, the :class:`Backend` that evaluates candidates: for an analytic
+estimate, batched evolution over code rows (:mod:`mnas.search._batched`, the default);
+for an expensive one, Optuna trials in this process (:class:`OptunaBackend`,
+:func:`search`) or on Ray Tune (:class:`RayBackend`, :func:`run_ray_search`).
 The objective (:func:`objective`) is a plain function of ``(space, config, trial)`` so
 that both run the same code. See :mod:`mnas.search._driver` for storage and resume.
 """
