@@ -24,11 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from mnas.accuracy._encoding import SpaceEncoding
-from mnas.accuracy._stages import LEVELS, StageEncoding, level_of_stride
+from mnas.accuracy._stages import UNIT_QUANTITIES, StageEncoding
 
 if TYPE_CHECKING:
     from mnas.accuracy._model import AccuracyModel
-    from mnas.arch import Arch
     from mnas.proxies import BatchScorer
     from mnas.spaces import SearchSpace
 
@@ -82,79 +81,20 @@ def model_batch_scorer(model: AccuracyModel, space: SearchSpace) -> BatchScorer 
     return score
 
 
-#: Per-level sums of the stages encoding, in the order of :func:`stage_units`' columns.
-_PER_LEVEL = ("blocks", "width", "se", "swish", "kernel", "expansion", "macs")
-_N_LEVELS = len(LEVELS)
-
-
-def stage_units(arch: Arch) -> list[list[float]]:
-    """Per unit of ``arch`` (stem, every block, head), the quantities whose sums and ratios
-    are the stages encoding: params, MACs, log resolution (the stem's), per level the
-    :data:`_PER_LEVEL` sums, then MobileNetV1-type blocks, blocks with choices, and the
-    efficient head (the head's)."""
-    from mnas.arch import block_costs, conv_out_size, head_costs, stem_costs
-
-    width = 3 + len(_PER_LEVEL) * _N_LEVELS + 3
-    stem = stem_costs(arch.stem, arch.resolution)
-    first = [0.0] * width
-    first[:3] = [float(stem.params), float(stem.macs), float(np.log(arch.resolution))]
-    units = [first]
-    stride = arch.stem.stride
-    size = conv_out_size(arch.resolution, arch.stem.kernel, arch.stem.stride)
-    for cost in block_costs(arch):
-        block = cost.block
-        stride *= block.stride
-        size = cost.out_size
-        unit = [0.0] * width
-        unit[0], unit[1] = float(cost.params), float(cost.macs)
-        base = 3 + level_of_stride(stride)
-        unit[base + 6 * _N_LEVELS] = float(cost.macs)
-        if block.type != "cn":
-            w = float(block.out_channels)
-            values = (1.0, w, w * block.has_se, w * (block.act in ("hswish", "swish")),
-                      w * (block.kernel - 3) / 2,
-                      w * float(np.log(block.mid_channels / block.in_channels)))
-            for k, value in enumerate(values):
-                unit[base + k * _N_LEVELS] = value
-            unit[-3] = float(block.type == "dsa")
-            unit[-2] = 1.0
-        units.append(unit)
-    head = head_costs(arch.head, in_channels=arch.feature_channels, in_size=size,
-                      num_classes=arch.num_classes)
-    last = [0.0] * width
-    last[0], last[1] = float(head.params), float(head.macs)
-    last[-1] = float(arch.head.type == "pool_conv_act")
-    units.append(last)
-    return units
-
 
 def _stage_scorer(model: AccuracyModel, encoding: StageEncoding, space: SearchSpace
                   ) -> BatchScorer:
-    """The stages encoding of code rows from per-unit sums, then the model (exact: the
-    same sums and ratios :meth:`StageEncoding.encode` computes, in numpy)."""
+    """The stages encoding of code rows (:meth:`StageEncoding.from_sums` of per-unit sums
+    tabulated from :meth:`StageEncoding.units`: the very formulas of ``encode``), then the
+    model."""
     from mnas.spaces import UnitSums
 
-    sums = UnitSums(space, 3 + len(_PER_LEVEL) * _N_LEVELS + 3, stage_units)
-    knots = {k: np.log(np.asarray(v)) for k, v in encoding.knots.items()}
+    sums = UnitSums(space, UNIT_QUANTITIES, lambda arch: encoding.units(arch).tolist())
 
     def score(codes: npt.NDArray[np.int64], /
               ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        totals = sums.sums(np.asarray(codes, dtype=np.int64))
-        params, macs, log_res = totals[0], totals[1], totals[2]
-        level = {name: np.stack(totals[3 + k * _N_LEVELS: 3 + (k + 1) * _N_LEVELS], axis=1)
-                 for k, name in enumerate(_PER_LEVEL)}
-        dsa, blocks, head = totals[-3], totals[-2], totals[-1]
-        log_macs = np.log(np.maximum(macs, 1.0))[:, None]
-        log_params = np.log(np.maximum(params, 1.0))[:, None]
-        width = np.maximum(level["width"], 1.0)
-        block_macs = level["macs"]
-        columns = [log_macs, np.minimum(log_macs, knots["macs"]),
-                   log_params, np.minimum(log_params, knots["params"]), log_res[:, None],
-                   *(level[c] / width for c in ("se", "swish", "kernel", "expansion")),
-                   np.log1p(level["blocks"]),
-                   block_macs / np.maximum(block_macs.sum(axis=1, keepdims=True), 1.0),
-                   (dsa / np.maximum(blocks, 1.0))[:, None], head[:, None]]
-        mean, spread = model.regressor.predict(np.hstack(columns))
+        totals = np.stack(sums.sums(np.asarray(codes, dtype=np.int64)), axis=1)
+        mean, spread = model.regressor.predict(encoding.from_sums(totals))
         return np.asarray(mean, dtype=np.float64), np.asarray(spread, dtype=np.float64)
 
     return score

@@ -35,16 +35,22 @@ from typing import Any
 import numpy as np
 
 from mnas.arch import Arch, block_costs
-from mnas.arch._costs import BlockCost, head_costs, stem_costs
+from mnas.arch._costs import head_costs, stem_costs
 from mnas.errors import MnasInputError
 
-__all__ = ["CHOICES", "LEVELS", "StageEncoding", "level_of_stride"]
+__all__ = ["CHOICES", "LEVELS", "UNIT_QUANTITIES", "StageEncoding", "level_of_stride"]
 
 #: Output strides of the levels (a block's level is the stride of its output).
 LEVELS = ("/2", "/4", "/8", "/16", "/32")
 #: Per-level correction groups, in column order.
 CHOICES = ("se", "swish", "kernel", "expansion", "depth", "macs_share")
 _GLOBALS = ("dsa_share", "efficient_head")
+_N_LEVELS = len(LEVELS)
+#: Per-level sums of :meth:`StageEncoding.units`, in column order.
+_PER_LEVEL = ("blocks", "width", "se", "swish", "kernel", "expansion", "macs")
+#: Columns of :meth:`StageEncoding.units`: params, MACs, log resolution, the per-level sums,
+#: MobileNetV1-type blocks, blocks with choices, efficient head.
+UNIT_QUANTITIES = 3 + len(_PER_LEVEL) * _N_LEVELS + 3
 _SWISH = ("hswish", "swish")
 #: Knots of the anchor's concave basis (log MACs, log params): where mobile networks'
 #: accuracy-vs-size curves bend (MobileNetV3-Small ~60M MACs, V2 ~300M; 2-8M params).
@@ -99,63 +105,72 @@ class StageEncoding:
         """How many leading columns are the anchor."""
         return len(self.anchor_names)
 
-    def _anchor(self, log_macs: float, log_params: float, log_res: float) -> list[float]:
-        return [log_macs, *np.minimum(log_macs, self._log_knots["macs"]),
-                log_params, *np.minimum(log_params, self._log_knots["params"]), log_res]
-
     def encode(self, arch: Arch) -> np.ndarray:
-        """The feature vector of ``arch``."""
-        costs = block_costs(arch)
-        return np.concatenate([self._anchor_of(arch, costs), self._corrections_of(arch, costs)])
+        """The feature vector of ``arch``: :meth:`from_sums` of its units' sums."""
+        row: np.ndarray = self.from_sums(self.units(arch).sum(axis=0)[None, :])[0]
+        return row
 
     def anchor(self, arch: Arch) -> np.ndarray:
         """The anchor columns of ``arch``."""
-        return self._anchor_of(arch, block_costs(arch))
+        return self.encode(arch)[:self.n_anchor]
 
     def corrections(self, arch: Arch) -> np.ndarray:
         """The correction columns of ``arch``."""
-        return self._corrections_of(arch, block_costs(arch))
+        return self.encode(arch)[self.n_anchor:]
 
-    def _anchor_of(self, arch: Arch, costs: list[BlockCost]) -> np.ndarray:
-        # the totals of mnas.arch.arch_costs, from block costs computed once
+    @staticmethod
+    def units(arch: Arch) -> np.ndarray:
+        """Per unit of ``arch`` (stem, every block, head; one row each), the quantities whose
+        sums :meth:`from_sums` turns into the features (:data:`UNIT_QUANTITIES`): params,
+        MACs, log resolution (the stem's), per level the :data:`_PER_LEVEL` sums, then
+        MobileNetV1-type blocks, blocks with choices, and the efficient head (the head's).
+        A batch scorer tabulates the same rows per unit of a space (``mnas.spaces.UnitSums``).
+        """
+        out = np.zeros((len(arch.blocks) + 2, UNIT_QUANTITIES))
         stem = stem_costs(arch.stem, arch.resolution)
-        last = costs[-1].out_size if costs else stem_size(arch)
-        head = head_costs(arch.head, in_channels=arch.feature_channels, in_size=last,
-                          num_classes=arch.num_classes)
-        macs = stem.macs + head.macs + sum(c.macs for c in costs)
-        params = stem.params + head.params + sum(c.params for c in costs)
-        return np.asarray(self._anchor(math.log(max(macs, 1)), math.log(max(params, 1)),
-                                       math.log(arch.resolution)), float)
-
-    def _corrections_of(self, arch: Arch, costs: list[BlockCost]) -> np.ndarray:
-        n_levels = len(LEVELS)
-        sums = {choice: np.zeros(n_levels) for choice in CHOICES}
-        count = np.zeros(n_levels)
-        macs = np.zeros(n_levels)
+        out[0, :3] = stem.params, stem.macs, math.log(arch.resolution)
         stride = arch.stem.stride
-        dsa = blocks = 0
-        choice_width = np.zeros(n_levels)  # the output channels of the blocks with choices
-        for cost in costs:
+        size = stem_size(arch)
+        for row, cost in enumerate(block_costs(arch), start=1):
             block = cost.block
             stride *= block.stride
-            level = level_of_stride(stride)
-            macs[level] += cost.macs
+            size = cost.out_size
+            out[row, :2] = cost.params, cost.macs
+            base = 3 + level_of_stride(stride)
+            out[row, base + 6 * _N_LEVELS] = cost.macs
             if block.type == "cn":
                 continue
-            blocks += 1
-            dsa += block.type == "dsa"
-            count[level] += 1
-            weight = block.out_channels
-            choice_width[level] += weight
-            sums["se"][level] += weight * block.has_se
-            sums["swish"][level] += weight * (block.act in _SWISH)
-            sums["kernel"][level] += weight * (block.kernel - 3) / 2
-            sums["expansion"][level] += weight * math.log(block.mid_channels / block.in_channels)
-        per_level = np.maximum(choice_width, 1)
-        columns = [sums[c] / per_level for c in ("se", "swish", "kernel", "expansion")]
-        columns += [np.log1p(count), macs / max(float(macs.sum()), 1.0)]
-        glob = [dsa / max(blocks, 1), float(arch.head.type == "pool_conv_act")]
-        return np.concatenate([*columns, glob])
+            w = float(block.out_channels)  # shares and means weigh each block by its width
+            values = (1.0, w, w * block.has_se, w * (block.act in _SWISH),
+                      w * (block.kernel - 3) / 2,
+                      w * math.log(block.mid_channels / block.in_channels))
+            for k, value in enumerate(values):
+                out[row, base + k * _N_LEVELS] = value
+            out[row, -3:-1] = float(block.type == "dsa"), 1.0
+        head = head_costs(arch.head, in_channels=arch.feature_channels, in_size=size,
+                          num_classes=arch.num_classes)
+        out[-1, :2] = head.params, head.macs
+        out[-1, -1] = float(arch.head.type == "pool_conv_act")
+        return out
+
+    def from_sums(self, totals: np.ndarray) -> np.ndarray:
+        """Feature rows from rows of summed :meth:`units` (``(n, UNIT_QUANTITIES)``)."""
+        totals = np.atleast_2d(np.asarray(totals, float))
+        level = {name: totals[:, 3 + k * _N_LEVELS: 3 + (k + 1) * _N_LEVELS]
+                 for k, name in enumerate(_PER_LEVEL)}
+        log_macs = np.log(np.maximum(totals[:, 1], 1.0))[:, None]
+        log_params = np.log(np.maximum(totals[:, 0], 1.0))[:, None]
+        width = np.maximum(level["width"], 1.0)
+        macs = level["macs"]
+        columns = [log_macs, np.minimum(log_macs, self._log_knots["macs"]),
+                   log_params, np.minimum(log_params, self._log_knots["params"]),
+                   totals[:, 2:3],
+                   *(level[c] / width for c in ("se", "swish", "kernel", "expansion")),
+                   np.log1p(level["blocks"]),
+                   macs / np.maximum(macs.sum(axis=1, keepdims=True), 1.0),
+                   (totals[:, -3] / np.maximum(totals[:, -2], 1.0))[:, None],
+                   totals[:, -1:]]
+        return np.hstack(columns)
 
     def encode_many(self, archs: Sequence[Arch]) -> np.ndarray:
         """Rows of :meth:`encode` for several architectures."""
